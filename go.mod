@@ -1,0 +1,3 @@
+module github.com/multimeter-fw/multimeter
+
+go 1.26

@@ -1,0 +1,71 @@
+// Command multimeterd is the appliance daemon: capture, analysis, ring
+// buffer, REST API and web UI in one process.
+//
+// Synopsis:
+//
+//	multimeterd --data DIR --listen ADDR [--replay FILE]... [--iface NAME]... [--storage DIR]...
+//
+// In the image the init starts it with the data partition and :443; natively
+// it runs against a pcap or a monitor interface for development and tests.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/multimeter-fw/multimeter/services/daemon"
+)
+
+var errUsage = errors.New("usage")
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("multimeterd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg daemon.Config
+	var replay, ifaces, storage listFlag
+	fs.StringVar(&cfg.DataDir, "data", "", "data directory (config, users, certificates)")
+	fs.StringVar(&cfg.Listen, "listen", ":443", "HTTPS listen address")
+	fs.Var(&replay, "replay", "pcap/pcapng file to analyse as a monitor port (repeatable)")
+	fs.Var(&ifaces, "iface", "monitor interface (repeatable)")
+	fs.Var(&storage, "storage", "ring buffer storage directory (repeatable)")
+	fs.StringVar(&cfg.AdminPassword, "admin-password", "", "initial admin password for a fresh data directory")
+	fs.StringVar(&cfg.Model, "model", "virtual", "model profile")
+	fs.StringVar(&cfg.BootSlot, "boot-slot", "", "firmware slot of this boot (set by the init)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	cfg.Replay, cfg.Ifaces, cfg.Storage = replay, ifaces, storage
+	if cfg.DataDir == "" {
+		fmt.Fprintln(stderr, "multimeterd: --data is required")
+		fs.Usage()
+		return errUsage
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	return daemon.Run(ctx, cfg, log)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		log.Fatal(err)
+	}
+}
