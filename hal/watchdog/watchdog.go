@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"time"
 
-	uwatchdog "github.com/u-root/u-root/pkg/watchdog"
 )
 
 // Device is the part of a watchdog driver the feeder uses.
@@ -34,7 +33,7 @@ type Config struct {
 
 func (c *Config) fillDefaults() {
 	if c.Path == "" {
-		c.Path = uwatchdog.Dev
+		c.Path = "/dev/watchdog"
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second
@@ -54,7 +53,7 @@ type Feeder struct {
 // Open opens the watchdog device (which arms it) and sets its timeout.
 func Open(cfg Config, log *slog.Logger) (*Feeder, error) {
 	cfg.fillDefaults()
-	dev, err := uwatchdog.Open(cfg.Path)
+	dev, err := openDevice(cfg.Path)
 	if err != nil {
 		return nil, fmt.Errorf("watchdog: open %s: %w", cfg.Path, err)
 	}

@@ -66,10 +66,12 @@ func FindPartition(ctx context.Context, label, typeGUID string, wait time.Durati
 	for {
 		devs, err := block.GetBlockDevices()
 		if err == nil {
-			found := devs.FilterPartType(typeGUID).FilterPartLabel(label)
+			// Each filter reads the partition tables of the disks in
+			// devs, so both run on the full list and are intersected.
+			found := intersect(devs.FilterPartType(typeGUID), devs.FilterPartLabel(label))
 			switch len(found) {
 			case 1:
-				return found[0].DevicePath(), nil
+				return found[0], nil
 			case 0:
 			default:
 				return "", fmt.Errorf("mounts: %d partitions labelled %s: %v", len(found), label, found)
@@ -84,6 +86,18 @@ func FindPartition(ctx context.Context, label, typeGUID string, wait time.Durati
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+func intersect(a, b block.BlockDevices) []string {
+	var both []string
+	for _, x := range a {
+		for _, y := range b {
+			if x.Name == y.Name {
+				both = append(both, x.DevicePath())
+			}
+		}
+	}
+	return both
 }
 
 // MountData mounts the ext4 data partition dev on dir.
