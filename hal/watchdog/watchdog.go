@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-
 )
 
 // Device is the part of a watchdog driver the feeder uses.
