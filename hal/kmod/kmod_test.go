@@ -165,8 +165,8 @@ func TestClosure(t *testing.T) {
 func TestClosureErrors(t *testing.T) {
 	tree := testTree(t)
 	tests := []struct {
-		in      string
-		want    string
+		in       string
+		want     string
 		notFound bool
 	}{
 		{"nosuch", "nosuch", true},

@@ -73,7 +73,11 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	done := make(chan struct{})
 	defer close(done)
 	if err := netlink.AddrSubscribeWithOptions(updates, done, netlink.AddrSubscribeOptions{
-		ErrorCallback: func(err error) { log.Warn("address updates", "err", err) },
+		ErrorCallback: func(err error) {
+			if ctx.Err() == nil {
+				log.Warn("address updates", "err", err)
+			}
+		},
 	}); err != nil {
 		return fmt.Errorf("mgmtnet: subscribe to address changes: %w", err)
 	}
@@ -91,7 +95,6 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 			opts.OnChange(state)
 		}
 	}
-	state.Addresses = nil
 	notify()
 
 	if cfg.Mode == ModeStatic {
@@ -222,6 +225,9 @@ func runDHCP(ctx context.Context, link netlink.Link, hostname, resolvConf string
 			dhcpv4.WithRequestedOptions(dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionDomainNameServer),
 		}
 		lease, err := client.Request(ctx, mods...)
+		if err == nil {
+			backoff = time.Second
+		}
 		for err == nil {
 			life := applyLease(link, lease.ACK, resolvConf, log)
 			if !sleep(ctx, life/2) {

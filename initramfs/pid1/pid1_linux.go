@@ -144,8 +144,9 @@ func (s *system) run(requests chan Action) Action {
 			}
 		}()
 	}
+	// The reaper outlives the services: stopping them needs it.
 	r := reaper.New()
-	goRun("reaper", r.Run)
+	go r.Run(context.Background())
 
 	dog := s.openWatchdog()
 	dogCtx, stopDog := context.WithCancel(context.Background())
@@ -308,6 +309,8 @@ func (s *system) shell() supervise.Service {
 	return supervise.Service{
 		Name: "shell", Path: s.manifest.Shell, Env: serviceEnv, Output: s.cfg.Console,
 		MinUptime: time.Second,
+		// An interactive shell ignores SIGTERM; a hangup ends it.
+		StopSignal: unix.SIGHUP,
 		Setup: func(cmd *exec.Cmd) {
 			f, err := os.OpenFile(tty, os.O_RDWR, 0)
 			if err != nil {

@@ -40,7 +40,9 @@ type Service struct {
 	MinUptime  time.Duration // default 10 s
 	FirstDelay time.Duration // default 1 s
 	MaxDelay   time.Duration // default 30 s
-	// StopTimeout is how long a stop waits after SIGTERM before SIGKILL.
+	// StopSignal asks the process to stop (default SIGTERM);
+	// StopTimeout is how long a stop waits for it before SIGKILL.
+	StopSignal  unix.Signal
 	StopTimeout time.Duration // default 10 s
 }
 
@@ -53,6 +55,9 @@ func (s *Service) fillDefaults() {
 	}
 	if s.MaxDelay == 0 {
 		s.MaxDelay = 30 * time.Second
+	}
+	if s.StopSignal == 0 {
+		s.StopSignal = unix.SIGTERM
 	}
 	if s.StopTimeout == 0 {
 		s.StopTimeout = 10 * time.Second
@@ -110,10 +115,10 @@ func (s Service) backoff(delay, uptime time.Duration) (wait, next time.Duration)
 	return delay, min(2*delay, s.MaxDelay)
 }
 
-// stop sends SIGTERM to the process group and SIGKILL if it is still
+// stop sends StopSignal to the process group and SIGKILL if it is still
 // running after StopTimeout.
 func (s Service) stop(pid int, exited <-chan unix.WaitStatus, log *slog.Logger) {
-	unix.Kill(-pid, unix.SIGTERM)
+	unix.Kill(-pid, s.StopSignal)
 	select {
 	case st := <-exited:
 		log.Info("service stopped", "service", s.Name, "status", describe(st))

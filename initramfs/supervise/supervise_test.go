@@ -96,3 +96,25 @@ func TestStopEndsProcessGroup(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestStopSignal(t *testing.T) {
+	r := startReaper(t)
+	ready := filepath.Join(t.TempDir(), "ready")
+	// Like an interactive shell: deaf to SIGTERM, ends on a hangup. With
+	// an hour's StopTimeout, only the stop signal can end it in time.
+	s := Service{Name: "shell", Path: "/bin/sh", Args: []string{"-c", "trap '' TERM; touch " + ready + "; while :; do sleep 0.05; done"},
+		StopSignal: unix.SIGHUP, StopTimeout: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx, r, discard()) }()
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v; want nil after cancel", err)
+	}
+}
