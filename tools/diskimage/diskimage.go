@@ -169,6 +169,25 @@ func copyInto(dst, src string, off int64) error {
 	return out.Close()
 }
 
+// CopySparse copies an image file, leaving holes where it has zeros.
+func CopySparse(src, dst string) error {
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("diskimage: %w", err)
+	}
+	fi, err := os.Stat(src)
+	if err == nil {
+		err = out.Truncate(fi.Size())
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("diskimage: %w", err)
+	}
+	return copyInto(dst, src, 0)
+}
+
 // Partition is one entry of an image's partition table.
 type Partition struct {
 	Name   string

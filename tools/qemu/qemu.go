@@ -242,8 +242,11 @@ func (vm *VM) args() ([]string, error) {
 			"-drive", "if=pflash,format=raw,unit=1,file="+vars)
 	}
 	if cfg.Disk != "" {
-		args = append(args, "-drive", "if=none,id=boot,format=raw,file="+cfg.Disk,
-			"-device", "virtio-blk-pci,drive=boot,bootindex=0")
+		dev := "virtio-blk-pci,drive=boot"
+		if cfg.Kernel == "" {
+			dev += ",bootindex=0" // -kernel takes the first boot index itself
+		}
+		args = append(args, "-drive", "if=none,id=boot,format=raw,file="+cfg.Disk, "-device", dev)
 	}
 	for i, d := range cfg.ExtraDisks {
 		id := fmt.Sprintf("disk%d", i)
@@ -328,7 +331,19 @@ func (vm *VM) WorkDir() string { return vm.cfg.WorkDir }
 
 // Powerdown presses the ACPI power button.
 func (vm *VM) Powerdown() error {
-	_, err := QMP(QMPSocket(vm.cfg.WorkDir), "system_powerdown")
+	_, err := QMP(QMPSocket(vm.cfg.WorkDir), "system_powerdown", nil)
+	return err
+}
+
+// CtrlAltDel presses Ctrl-Alt-Del on the VM's keyboard (the appliance
+// reboots cleanly).
+func (vm *VM) CtrlAltDel() error {
+	type key struct {
+		Type string `json:"type"`
+		Data string `json:"data"`
+	}
+	keys := []key{{"qcode", "ctrl"}, {"qcode", "alt"}, {"qcode", "delete"}}
+	_, err := QMP(QMPSocket(vm.cfg.WorkDir), "send-key", map[string]any{"keys": keys})
 	return err
 }
 
@@ -366,7 +381,7 @@ func (vm *VM) Shutdown(timeout time.Duration) (clean bool) {
 
 // Kill ends QEMU at once (the guest gets no chance to shut down).
 func (vm *VM) Kill() {
-	if _, err := QMP(QMPSocket(vm.cfg.WorkDir), "quit"); err != nil {
+	if _, err := QMP(QMPSocket(vm.cfg.WorkDir), "quit", nil); err != nil {
 		vm.cmd.Process.Kill()
 	}
 	select {

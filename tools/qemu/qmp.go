@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// QMP sends one command to a QEMU monitor socket (QEMU Machine Protocol)
-// and returns the command's result.
-func QMP(socket, command string) (json.RawMessage, error) {
+// QMP sends one command, with arguments if args is not nil, to a QEMU
+// monitor socket (QEMU Machine Protocol) and returns the command's result.
+func QMP(socket, command string, args any) (json.RawMessage, error) {
 	conn, err := net.DialTimeout("unix", socket, 5*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("qmp: %w", err)
@@ -23,7 +23,14 @@ func QMP(socket, command string) (json.RawMessage, error) {
 		return nil, err
 	}
 	for _, cmd := range []string{"qmp_capabilities", command} {
-		req, _ := json.Marshal(map[string]string{"execute": cmd})
+		msg := map[string]any{"execute": cmd}
+		if cmd == command && args != nil {
+			msg["arguments"] = args
+		}
+		req, err := json.Marshal(msg)
+		if err != nil {
+			return nil, fmt.Errorf("qmp: %s: %w", cmd, err)
+		}
 		if _, err := conn.Write(append(req, '\n')); err != nil {
 			return nil, fmt.Errorf("qmp: %s: %w", cmd, err)
 		}

@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/multimeter-fw/multimeter/tools/diskimage"
 	"github.com/multimeter-fw/multimeter/tools/imagebuild"
 	"github.com/multimeter-fw/multimeter/tools/qemu"
 )
@@ -56,13 +57,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if o.stop {
-		if _, err := qemu.QMP(qemu.QMPSocket(o.work), "system_powerdown"); err != nil {
+		if _, err := qemu.QMP(qemu.QMPSocket(o.work), "system_powerdown", nil); err != nil {
 			return fmt.Errorf("no VM running from %s: %w", o.work, err)
 		}
 		fmt.Fprintln(stdout, "runvm: power button pressed; the VM powers off")
 		return nil
 	}
-	if _, err := qemu.QMP(qemu.QMPSocket(o.work), "query-status"); err == nil {
+	if _, err := qemu.QMP(qemu.QMPSocket(o.work), "query-status", nil); err == nil {
 		return fmt.Errorf("a VM is already running from %s (make stop ends it)", o.work)
 	}
 	dir := filepath.Join(o.out, o.profile)
@@ -70,7 +71,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err := os.MkdirAll(o.work, 0o755); err != nil {
 		return err
 	}
-	if err := copySparse(filepath.Join(dir, imagebuild.DiskFile), disk); err != nil {
+	if err := diskimage.CopySparse(filepath.Join(dir, imagebuild.DiskFile), disk); err != nil {
 		return fmt.Errorf("%w (make image builds it)", err)
 	}
 	cfg := qemu.Config{Disk: disk, HTTPSPort: o.port, MonitorPort: true, TPM: true, WorkDir: o.work, Output: stdout, Input: stdin}
@@ -97,39 +98,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	return vm.Wait()
-}
-
-// copySparse copies a disk image, leaving holes where it has zeros.
-func copySparse(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	buf := make([]byte, 1<<20)
-	var off int64
-	for {
-		n, rerr := io.ReadFull(in, buf)
-		if n > 0 && strings.Trim(string(buf[:n]), "\x00") != "" {
-			if _, err := out.WriteAt(buf[:n], off); err != nil {
-				out.Close()
-				return err
-			}
-		}
-		off += int64(n)
-		if rerr != nil {
-			break
-		}
-	}
-	if err := out.Truncate(off); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func main() {

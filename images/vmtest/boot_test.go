@@ -1,0 +1,153 @@
+package vmtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/multimeter-fw/multimeter/firmware/disklayout"
+	"github.com/multimeter-fw/multimeter/tools/diskimage"
+)
+
+// The QEMU user network hands out 10.0.2.15 to the first DHCP client.
+const dhcpAddr = `10\.0\.2\.15/24`
+
+func TestBootToBanner(t *testing.T) {
+	img := needImage(t)
+	vm := img.boot(t, bootOpts{disk: img.diskCopy(t)})
+	m := img.manifest
+	expect(t, vm, bootLimit, regexp.QuoteMeta(m.Product+" "+m.Version+" - "+m.Model.Title+" (model "+m.Model.Name+")"))
+	expect(t, vm, stepLimit, `Management address: `+dhcpAddr+` on eth0 \(dhcp\)`)
+	expect(t, vm, stepLimit, `URL: https://10\.0\.2\.15/`)
+	info, _ := getSystemInfo(t, vm)
+	want := systemInfo{Product: m.Product, Version: m.Version, Model: m.Model.Name, Hostname: "multimeter-3456", BootSlot: "a"}
+	if info != want {
+		t.Errorf("GET /API/info/system = %+v; want %+v", info, want)
+	}
+	if !vm.Shutdown(stepLimit) {
+		t.Error("the appliance did not power off on the power button")
+	}
+	if !strings.Contains(vm.Console().String(), "reboot: Power down") {
+		t.Error("console shows no kernel power-down; the init did not end cleanly")
+	}
+}
+
+func TestDataPersistsAcrossReboot(t *testing.T) {
+	img := needImage(t)
+	disk := img.diskCopy(t)
+	vm := img.boot(t, bootOpts{disk: disk})
+	expect(t, vm, bootLimit, `URL: https://`)
+	_, first := getSystemInfo(t, vm)
+
+	// Ctrl-Alt-Del: the init stops the services, unmounts the data
+	// partition and reboots; the certificate made on the first boot must
+	// come back from the data partition.
+	if err := vm.CtrlAltDel(); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, vm, stepLimit, `shutting down.*action=reboot`)
+	expect(t, vm, bootLimit, `msg=booting`)
+	expect(t, vm, bootLimit, `URL: https://`)
+	_, second := getSystemInfo(t, vm)
+	if first != second {
+		t.Errorf("certificate after reboot = %s; want the first boot's %s", second, first)
+	}
+	if !vm.Shutdown(stepLimit) {
+		t.Fatal("the appliance did not power off")
+	}
+	// The certificate served is the one stored on the data partition.
+	stored, err := diskimage.ReadDataFile(context.Background(), disk, "tls/cert.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(stored)
+	if block == nil {
+		t.Fatalf("tls/cert.pem on the data partition = %q; want a PEM certificate", stored)
+	}
+	sum := sha256.Sum256(block.Bytes)
+	if got := hex.EncodeToString(sum[:]); got != first {
+		t.Errorf("certificate on the data partition = %s; want the served %s", got, first)
+	}
+}
+
+func TestDaemonRespawn(t *testing.T) {
+	img := needImage(t)
+	vm := img.boot(t, bootOpts{disk: img.diskCopy(t)})
+	m := expect(t, vm, bootLimit, `service started.*service=multimeterd pid=(\d+) run=1`)
+	pid, _ := strconv.Atoi(m[1])
+	getSystemInfo(t, vm)
+	// The debug profile's shell is on the serial console.
+	if err := vm.Type("kill -9 " + strconv.Itoa(pid) + "\r"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, vm, stepLimit, `service exited.*service=multimeterd pid=`+strconv.Itoa(pid)+` status="killed by killed"`)
+	m = expect(t, vm, stepLimit, `service started.*service=multimeterd pid=(\d+) run=2`)
+	if m[1] == strconv.Itoa(pid) {
+		t.Errorf("respawned daemon has the old pid %s", m[1])
+	}
+	if info, _ := getSystemInfo(t, vm); info.Product != img.manifest.Product {
+		t.Errorf("API after respawn answers %+v", info)
+	}
+}
+
+func TestStaticAddress(t *testing.T) {
+	img := needImage(t)
+	disk := img.diskCopy(t)
+	cfg := `{"mode":"static","address":"10.0.2.50/24","gateway":"10.0.2.2","dns":["10.0.2.3"],"hostname":"mm-static"}`
+	if err := diskimage.WriteDataFile(context.Background(), disk, "network.json", []byte(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	// HTTPS is forwarded to the static address: the API answering
+	// proves the address is really on the port.
+	vm := img.boot(t, bootOpts{disk: disk, guestAddr: "10.0.2.50"})
+	expect(t, vm, bootLimit, `Hostname: mm-static`)
+	expect(t, vm, stepLimit, `Management address: 10\.0\.2\.50/24 on eth0 \(static\)`)
+	expect(t, vm, stepLimit, `URL: https://10\.0\.2\.50/`)
+	info, _ := getSystemInfo(t, vm)
+	if info.Hostname != "mm-static" {
+		t.Errorf("API hostname = %q; want mm-static from the configuration", info.Hostname)
+	}
+	if strings.Contains(vm.Console().String(), "10.0.2.15") {
+		t.Error("console shows the DHCP address although the configuration is static")
+	}
+}
+
+func TestUEFIBootThroughSystemdBoot(t *testing.T) {
+	img := needImage(t)
+	disk := img.diskCopy(t)
+	vm := img.boot(t, bootOpts{disk: disk, uefi: true})
+	expect(t, vm, bootLimit, `EFI stub`)
+	expect(t, vm, bootLimit, `URL: https://10\.0\.2\.15/`)
+	info, _ := getSystemInfo(t, vm)
+	if info.BootSlot != "a" {
+		t.Errorf("API bootSlot = %q; want a", info.BootSlot)
+	}
+	if !vm.Shutdown(stepLimit) {
+		t.Fatal("the appliance did not power off")
+	}
+	// systemd-boot counted the boot attempt in the slot image's name.
+	parts, err := diskimage.Partitions(context.Background(), disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	for _, p := range parts {
+		if p.Name == disklayout.ESPLabel {
+			out, err = exec.Command("mdir", "-b", "-i", disk+"@@"+strconv.FormatInt(p.Start, 10), "::/EFI/Linux").CombinedOutput()
+		}
+	}
+	want := strings.Replace(disklayout.UKIName("a", disklayout.BootTries), "+3", "+2-1", 1)
+	if err != nil || !bytes.Contains(out, []byte(want)) {
+		t.Errorf("ESP EFI/Linux = %q, %v; want %s after one counted boot", out, err, want)
+	}
+}
+
+var _ = time.Second

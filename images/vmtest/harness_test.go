@@ -1,0 +1,183 @@
+package vmtest
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/multimeter-fw/multimeter/initramfs/manifest"
+	"github.com/multimeter-fw/multimeter/tools/diskimage"
+	"github.com/multimeter-fw/multimeter/tools/imagebuild"
+	"github.com/multimeter-fw/multimeter/tools/qemu"
+)
+
+// Generous limits for software emulation on a busy machine; they only
+// turn a hang into a failure.
+const (
+	bootLimit = 4 * time.Minute
+	stepLimit = 2 * time.Minute
+)
+
+// image is the built debug image the tests boot.
+type image struct {
+	dir      string
+	manifest manifest.Manifest
+}
+
+// needImage returns the built image, or skips (fails under CI) when QEMU
+// or the image is missing.
+func needImage(t *testing.T) image {
+	t.Helper()
+	missing := func(format string, args ...any) {
+		t.Helper()
+		msg := fmt.Sprintf(format, args...)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg + " (make test installs and builds what is needed)")
+	}
+	if err := qemu.Available(); err != nil {
+		missing("qemu-system-x86_64 not installed: %v", err)
+	}
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "images", "out", manifest.ProfileDebug)
+	m, err := manifest.Read(filepath.Join(dir, imagebuild.ManifestFile))
+	if err != nil {
+		missing("no debug image in %s: %v", dir, err)
+	}
+	return image{dir: dir, manifest: m}
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// diskCopy copies the factory disk image for one test.
+func (img image) diskCopy(t *testing.T) string {
+	t.Helper()
+	disk := filepath.Join(t.TempDir(), "disk.img")
+	if err := diskimage.CopySparse(filepath.Join(img.dir, imagebuild.DiskFile), disk); err != nil {
+		t.Fatal(err)
+	}
+	return disk
+}
+
+type bootOpts struct {
+	disk      string
+	uefi      bool
+	guestAddr string
+}
+
+// boot starts a VM on the image and stops it when the test ends.
+func (img image) boot(t *testing.T, o bootOpts) *qemu.VM {
+	t.Helper()
+	cfg := qemu.Config{Disk: o.disk, GuestAddr: o.guestAddr, WorkDir: t.TempDir(), MonitorPort: true}
+	if !o.uefi {
+		cmdline, err := os.ReadFile(filepath.Join(img.dir, imagebuild.CmdlineFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Kernel = filepath.Join(img.dir, imagebuild.VmlinuzFile)
+		cfg.Initrd = filepath.Join(img.dir, imagebuild.InitramfsFile)
+		cfg.Cmdline = strings.TrimSpace(string(cmdline))
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	vm, err := qemu.Start(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		vm.Shutdown(time.Minute)
+		if t.Failed() {
+			t.Logf("serial console:\n%s", vm.Console().String())
+		}
+	})
+	return vm
+}
+
+// expect waits for re on the console and returns its submatches.
+func expect(t *testing.T, vm *qemu.VM, limit time.Duration, re string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	m, err := vm.Console().Expect(ctx, regexp.MustCompile(re))
+	if err != nil {
+		select {
+		case <-vm.Done():
+			t.Fatalf("%v (qemu ended: %v)", err, vm.Wait())
+		case <-time.After(5 * time.Second):
+			t.Fatal(err)
+		}
+	}
+	return m
+}
+
+// systemInfo is the part of GET /API/info/system the tests check.
+type systemInfo struct {
+	Product  string `json:"product"`
+	Version  string `json:"version"`
+	Model    string `json:"model"`
+	Hostname string `json:"hostname"`
+	BootSlot string `json:"bootSlot"`
+}
+
+// getSystemInfo polls the forwarded HTTPS port until the API answers and
+// returns the answer and the SHA-256 of the server's certificate.
+func getSystemInfo(t *testing.T, vm *qemu.VM) (systemInfo, string) {
+	t.Helper()
+	client := &http.Client{
+		Timeout: 20 * time.Second,
+		// The appliance's certificate is self-signed; the tests check
+		// it by fingerprint instead.
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+	}
+	deadline := time.Now().Add(stepLimit)
+	url := "https://" + vm.HTTPSAddr() + "/API/info/system"
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s = %s; want 200", url, resp.Status)
+			}
+			var info systemInfo
+			if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+				t.Fatalf("GET %s: %v", url, err)
+			}
+			sum := sha256.Sum256(resp.TLS.PeerCertificates[0].Raw)
+			return info, hex.EncodeToString(sum[:])
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
