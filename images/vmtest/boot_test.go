@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/multimeter-fw/multimeter/firmware/disklayout"
 	"github.com/multimeter-fw/multimeter/tools/diskimage"
@@ -81,15 +80,16 @@ func TestDataPersistsAcrossReboot(t *testing.T) {
 func TestDaemonRespawn(t *testing.T) {
 	img := needImage(t)
 	vm := img.boot(t, bootOpts{disk: img.diskCopy(t)})
-	m := expect(t, vm, bootLimit, `service started.*service=multimeterd pid=(\d+) run=1`)
+	m := find(t, vm, bootLimit, `service started.*service=multimeterd pid=(\d+) run=1`)
 	pid, _ := strconv.Atoi(m[1])
 	getSystemInfo(t, vm)
 	// The debug profile's shell is on the serial console.
+	find(t, vm, stepLimit, `\$ `)
 	if err := vm.Type("kill -9 " + strconv.Itoa(pid) + "\r"); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, vm, stepLimit, `service exited.*service=multimeterd pid=`+strconv.Itoa(pid)+` status="killed by killed"`)
-	m = expect(t, vm, stepLimit, `service started.*service=multimeterd pid=(\d+) run=2`)
+	find(t, vm, stepLimit, `service exited.*service=multimeterd pid=`+strconv.Itoa(pid)+` status="killed by SIGKILL"`)
+	m = find(t, vm, stepLimit, `service started.*service=multimeterd pid=(\d+) run=2`)
 	if m[1] == strconv.Itoa(pid) {
 		t.Errorf("respawned daemon has the old pid %s", m[1])
 	}
@@ -149,5 +149,3 @@ func TestUEFIBootThroughSystemdBoot(t *testing.T) {
 		t.Errorf("ESP EFI/Linux = %q, %v; want %s after one counted boot", out, err, want)
 	}
 }
-
-var _ = time.Second

@@ -123,12 +123,25 @@ func (img image) boot(t *testing.T, o bootOpts) *qemu.VM {
 	return vm
 }
 
-// expect waits for re on the console and returns its submatches.
+// expect waits for re on the console, after the previous expect's match,
+// and returns its submatches.
 func expect(t *testing.T, vm *qemu.VM, limit time.Duration, re string) []string {
+	t.Helper()
+	return expectWith(t, vm, limit, re, vm.Console().Expect)
+}
+
+// find waits for re anywhere on the console, for lines whose order
+// against others is not fixed.
+func find(t *testing.T, vm *qemu.VM, limit time.Duration, re string) []string {
+	t.Helper()
+	return expectWith(t, vm, limit, re, vm.Console().Find)
+}
+
+func expectWith(t *testing.T, vm *qemu.VM, limit time.Duration, re string, wait func(context.Context, *regexp.Regexp) ([]string, error)) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	m, err := vm.Console().Expect(ctx, regexp.MustCompile(re))
+	m, err := wait(ctx, regexp.MustCompile(re))
 	if err != nil {
 		select {
 		case <-vm.Done():

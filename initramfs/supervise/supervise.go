@@ -134,7 +134,7 @@ func describe(st unix.WaitStatus) string {
 	case st.Exited():
 		return fmt.Sprintf("exit %d", st.ExitStatus())
 	case st.Signaled():
-		return "killed by " + st.Signal().String()
+		return "killed by " + unix.SignalName(st.Signal())
 	default:
 		return fmt.Sprintf("status %#x", uint32(st))
 	}

@@ -237,6 +237,10 @@ func buildInitramfs(cfg Config, files []string, out, work string, log *slog.Logg
 		uimage.WithCPIOOutput(out),
 	}
 	if cfg.Profile == manifest.ProfileDebug {
+		// gosh's plain line editor: the fancy one queries the terminal,
+		// which a serial console (and a test typing into it) does not
+		// answer.
+		env.Apply(golang.WithBuildTag("goshsmall"))
 		var pkgs []string
 		for _, c := range debugCommands {
 			pkgs = append(pkgs, "github.com/u-root/u-root/cmds/core/"+c)

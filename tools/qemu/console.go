@@ -46,9 +46,24 @@ func (c *Console) close() {
 // the start) and returns the match and its submatches; the next Expect
 // searches after this match. It fails when ctx ends or the VM exits.
 func (c *Console) Expect(ctx context.Context, re *regexp.Regexp) ([]string, error) {
+	return c.wait(ctx, re, true)
+}
+
+// Find waits until re matches anywhere in the output, from the start,
+// and returns the first match and its submatches; it does not move the
+// position Expect searches from.
+func (c *Console) Find(ctx context.Context, re *regexp.Regexp) ([]string, error) {
+	return c.wait(ctx, re, false)
+}
+
+func (c *Console) wait(ctx context.Context, re *regexp.Regexp, advance bool) ([]string, error) {
 	for {
 		c.mu.Lock()
-		loc := re.FindSubmatchIndex(c.buf[c.cursor:])
+		from := 0
+		if advance {
+			from = c.cursor
+		}
+		loc := re.FindSubmatchIndex(c.buf[from:])
 		if loc != nil {
 			var m []string
 			for i := 0; i < len(loc); i += 2 {
@@ -56,9 +71,11 @@ func (c *Console) Expect(ctx context.Context, re *regexp.Regexp) ([]string, erro
 					m = append(m, "")
 					continue
 				}
-				m = append(m, string(c.buf[c.cursor+loc[i]:c.cursor+loc[i+1]]))
+				m = append(m, string(c.buf[from+loc[i]:from+loc[i+1]]))
 			}
-			c.cursor += loc[1]
+			if advance {
+				c.cursor = from + loc[1]
+			}
 			c.mu.Unlock()
 			return m, nil
 		}

@@ -222,6 +222,9 @@ func (vm *VM) args() ([]string, error) {
 		"-display", "none", "-vga", "none", "-nodefaults",
 		"-chardev", "stdio,id=ser0,signal=off", "-serial", "chardev:ser0",
 		"-qmp", "unix:" + QMPSocket(cfg.WorkDir) + ",server=on,wait=off",
+		// Without a hardware RNG the emulated guest can wait minutes
+		// for the kernel's random pool (TLS keys, DHCP transaction IDs).
+		"-device", "virtio-rng-pci,addr=0x5",
 	}
 	if cfg.Kernel != "" {
 		args = append(args, "-kernel", cfg.Kernel, "-append", cfg.Cmdline)
@@ -242,7 +245,7 @@ func (vm *VM) args() ([]string, error) {
 			"-drive", "if=pflash,format=raw,unit=1,file="+vars)
 	}
 	if cfg.Disk != "" {
-		dev := "virtio-blk-pci,drive=boot"
+		dev := "virtio-blk-pci,drive=boot,addr=0x4"
 		if cfg.Kernel == "" {
 			dev += ",bootindex=0" // -kernel takes the first boot index itself
 		}
@@ -253,14 +256,16 @@ func (vm *VM) args() ([]string, error) {
 		args = append(args, "-drive", fmt.Sprintf("if=none,id=%s,format=raw,file=%s", id, d.Path))
 		switch d.Kind {
 		case "nvme":
-			args = append(args, "-device", fmt.Sprintf("nvme,drive=%s,serial=MMNVME%d", id, i))
+			args = append(args, "-device", fmt.Sprintf("nvme,drive=%s,serial=MMNVME%d,addr=%#x", id, i, 0x10+i))
 		case "ahci":
 			args = append(args, "-device", fmt.Sprintf("ide-hd,drive=%s,bus=ide.%d", id, i%6))
 		default:
 			return nil, fmt.Errorf("qemu: disk %s: kind %q: want nvme or ahci", d.Path, d.Kind)
 		}
 	}
-	// The management port comes first on the bus, so it is eth0.
+	// Fixed PCI slots: the management port comes first on the bus, so
+	// it is eth0; then the monitor port, the boot disk, the RNG, the
+	// watchdog, extra NVMe disks from 0x10.
 	fwd := fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-%s:443", cfg.HTTPSPort, cfg.GuestAddr)
 	args = append(args,
 		"-netdev", "user,id=mgmt,"+fwd,
@@ -272,7 +277,7 @@ func (vm *VM) args() ([]string, error) {
 			"-device", "virtio-net-pci,netdev=mon0,mac="+MonitorMAC+",addr=0x3")
 	}
 	if !cfg.NoWatchdog {
-		args = append(args, "-device", "i6300esb", "-action", "watchdog=reset")
+		args = append(args, "-device", "i6300esb,addr=0x6", "-action", "watchdog=reset")
 	}
 	if cfg.TPM {
 		args = append(args,
