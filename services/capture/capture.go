@@ -26,3 +26,22 @@ type Handler interface {
 type Source interface {
 	Run(ctx context.Context, newHandler func(worker int) Handler) error
 }
+
+// PortInfo is what a source knows about one of its ports besides packets.
+type PortInfo struct {
+	Port      uint16
+	Name      string // interface name or file name
+	LinkUp    bool
+	SpeedMbps int // 0 when unknown
+	// Counters of the kernel ring: packets the kernel dropped because the
+	// ring was full, and how often the queue was frozen.
+	KernelDrops   uint64
+	KernelFreezes uint64
+	// Partner is the bridged partner port, or -1 in sink mode.
+	Partner int
+}
+
+// PortReporter is implemented by sources that can describe their ports.
+type PortReporter interface {
+	Ports() []PortInfo
+}
