@@ -193,7 +193,17 @@ func (h *Hub) read(c *client) {
 
 func (h *Hub) reply(c *client, m replyMsg) {
 	b, _ := json.Marshal(m)
-	h.enqueue(c, b)
+	c.queue(b)
+}
+
+// queue hands the reader's own replies to the writer, waiting for room:
+// a client that sends faster than it reads only slows down its own reader.
+// (The hub's periodic updates never wait; see Hub.enqueue.)
+func (c *client) queue(msg []byte) {
+	select {
+	case c.send <- msg:
+	case <-c.done:
+	}
 }
 
 // subscribe checks a subscription by computing its value once; only a
@@ -216,7 +226,7 @@ func (h *Hub) subscribe(c *client, m Message) {
 	c.mu.Unlock()
 	h.reply(c, replyMsg{Type: "subscribed", ID: m.ID})
 	if msg := h.update(c, h.cfg.Now().Unix(), nil); msg != nil {
-		h.enqueue(c, msg)
+		c.queue(msg)
 	}
 }
 
