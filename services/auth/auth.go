@@ -159,6 +159,7 @@ type Principal struct {
 
 	userID     string
 	sessionKey [32]byte
+	password   string // MethodBasic: the hash the password matched
 }
 
 // Authenticate identifies the caller of r from its Authorization header,
@@ -230,7 +231,7 @@ func (s *Service) checkPassword(r *http.Request, name, password string, m Method
 		return Principal{}, s.failed(r, m, name, "wrong user name or password")
 	}
 	s.names.Reset(name)
-	return Principal{User: u.Name, Roles: u.Roles, Method: m, userID: u.id}, nil
+	return Principal{User: u.Name, Roles: u.Roles, Method: m, userID: u.id, password: u.password}, nil
 }
 
 func (s *Service) checkToken(r *http.Request, tok string) (Principal, error) {
@@ -314,8 +315,8 @@ func (s *Service) Logout(w http.ResponseWriter, p Principal) {
 
 // Refresh re-checks a principal authenticated earlier, for connections
 // that outlive their request (the websocket): it fails once the session
-// has ended, the token was revoked or the user deleted, and returns the
-// roles as they are now.
+// has ended, the token was revoked, the password used has changed or the
+// user was deleted, and returns the roles as they are now.
 func (s *Service) Refresh(p Principal) (Principal, error) {
 	u, ok := s.users.userByID(p.User, p.userID)
 	gone := apierr.New(http.StatusUnauthorized, "credentials no longer valid")
@@ -334,8 +335,13 @@ func (s *Service) Refresh(p Principal) (Principal, error) {
 			return Principal{}, gone
 		}
 		p.Roles = u.Roles.Grant(t.Roles)
-	default:
+	case MethodBasic:
+		if u.password != p.password {
+			return Principal{}, gone
+		}
 		p.Roles = u.Roles
+	default:
+		return Principal{}, gone
 	}
 	return p, nil
 }

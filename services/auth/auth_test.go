@@ -473,11 +473,24 @@ func TestPasswordChanges(t *testing.T) {
 		t.Errorf("old password after change: %v; want 401", err)
 	}
 
+	basicP, err := f.svc.Authenticate(req("GET", "192.0.2.3", "Authorization", basic("bob", "new-password-1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Refresh(basicP); err != nil {
+		t.Errorf("Refresh(Basic principal) = %v; want it valid", err)
+	}
 	if _, err := f.svc.ResetPassword(context.Background(), "bob", "reset-password"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.Authenticate(with1("GET")); status(err) != 401 {
 		t.Errorf("session after an admin reset: %v; want 401", err)
+	}
+	if _, err := f.svc.Refresh(basicP); status(err) != 401 {
+		t.Errorf("Refresh(Basic principal) after a password reset = %v; want 401", err)
+	}
+	if _, err := f.svc.Refresh(Principal{User: "bob"}); status(err) != 401 {
+		t.Errorf("Refresh(principal without a method) = %v; want 401", err)
 	}
 	if _, err := f.svc.Authenticate(req("GET", "192.0.2.4", "Authorization", basic("bob", "reset-password"))); err != nil {
 		t.Errorf("reset password: %v; want success", err)

@@ -59,11 +59,12 @@ type User struct {
 	Created time.Time `json:"created"`
 	Tokens  int       `json:"tokens"`
 
-	id string
+	id       string
+	password string // the hash, to notice a password change
 }
 
 func (u *userRecord) view() User {
-	return User{Name: u.Name, Roles: u.Roles, Created: u.Created, Tokens: len(u.Tokens), id: u.ID}
+	return User{Name: u.Name, Roles: u.Roles, Created: u.Created, Tokens: len(u.Tokens), id: u.ID, password: u.Password}
 }
 
 func (f *usersFile) clone() *usersFile {

@@ -2,16 +2,22 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // daemonProc is a running multimeterd binary.
@@ -189,6 +195,8 @@ func operatorSession(t *testing.T, bin string) {
 	expect("viewer may not manage users", `curl --silent -k -o /dev/null -w '%{http_code}' -u viewer:viewer-password '`+base+`/API/system/users'`, "403")
 	expect("wrong password", `curl --silent -k -o /dev/null -w '%{http_code}' -u viewer:nope-nope '`+base+`/API/info/system'`, "401")
 
+	liveFeed(t, d.https, "viewer", "viewer-password")
+
 	// A token for a script.
 	token := sh(t, `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/system/users/viewer/tokens' -d '{"name":"script","roles":["stats"]}' | jq -r .secret`)
 	expect("bearer", `curl --silent -k -H 'Authorization: Bearer `+token+`' '`+base+`/API/auth/session' | jq -c '[.user, .method, .roles]'`, `["viewer","token",["stats"]]`)
@@ -232,4 +240,55 @@ func operatorSession(t *testing.T, bin string) {
 	}
 	expect("after restart", `curl --silent -k -u 'admin:`+pw+`' 'https://`+d.https+`/API/system/users' | jq -r '.users[].name' | sort | tr '\n' ' '`, "admin viewer")
 	d.stop(t)
+}
+
+// liveFeed subscribes to the "system" topic over the daemon's websocket and
+// checks that updates arrive second after second.
+func liveFeed(t *testing.T, hostport, user, password string) {
+	t.Helper()
+	url := "wss://" + hostport + "/API/ws"
+	d := websocket.Dialer{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, HandshakeTimeout: 10 * time.Second}
+	auth := http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))}}
+	if _, resp, err := d.Dial(url, nil); err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Errorf("websocket without credentials: %v, %v; want 401", err, resp)
+	}
+	foreign := auth.Clone()
+	foreign.Set("Origin", "https://evil.example")
+	if _, resp, err := d.Dial(url, foreign); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Errorf("websocket from a foreign origin: %v, %v; want 403", err, resp)
+	}
+	c, _, err := d.Dial(url, auth)
+	if err != nil {
+		t.Fatalf("websocket: %v", err)
+	}
+	defer c.Close()
+	if err := c.WriteJSON(map[string]any{"type": "subscribe", "id": "s", "topic": "system"}); err != nil {
+		t.Fatal(err)
+	}
+	var times []int64
+	for len(times) < 4 {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		var m struct {
+			Type   string
+			Time   int64
+			Values map[string]struct {
+				Product  string
+				Hostname string
+			}
+		}
+		if err := c.ReadJSON(&m); err != nil {
+			t.Fatalf("websocket read: %v", err)
+		}
+		if m.Type != "update" {
+			continue
+		}
+		if m.Values["s"].Product != "Multimeter" || m.Values["s"].Hostname == "" {
+			t.Fatalf("update %+v; want the system information", m)
+		}
+		times = append(times, m.Time)
+	}
+	// The first update comes with the subscription, then one per second.
+	if !slices.IsSorted(times) || times[3] <= times[1] {
+		t.Errorf("update times %v; want updates second after second", times)
+	}
 }
