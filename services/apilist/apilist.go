@@ -15,8 +15,9 @@
 //
 // Select keeps only the best (page+1)*count items while it iterates, so
 // the top ten of a million entries cost one pass and no full sort (about
-// 10 ms on this project's 2-core machine, BenchmarkTop10OfMillion). Items are copied into every
-// comparison: hand over pointers or small handles, not large structs.
+// 10 ms on a 2-core machine, BenchmarkTop10OfMillion). Items are copied
+// into every comparison: hand over pointers or small handles, not large
+// structs.
 package apilist
 
 import (
