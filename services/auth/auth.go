@@ -189,7 +189,7 @@ func (s *Service) Authenticate(r *http.Request) (Principal, error) {
 	return s.checkSession(r, c.Value)
 }
 
-func (s *Service) unauthorized(r *http.Request, msg string) error {
+func (s *Service) unauthorized(r *http.Request, msg string) *apierr.Error {
 	e := apierr.New(http.StatusUnauthorized, "%s", msg)
 	if r.Header.Get(quietHeader) == "" {
 		e.Header = http.Header{"Www-Authenticate": {`Basic realm="Multimeter", charset="UTF-8"`}}
@@ -216,7 +216,11 @@ func (s *Service) failed(r *http.Request, method Method, name, reason string) er
 		s.names.Fail(name)
 	}
 	s.log.Warn("authentication failed", "method", method.String(), "user", logName(name), "client", clientKey(r), "reason", reason)
-	return s.unauthorized(r, "invalid user name or password")
+	e := s.unauthorized(r, "invalid user name or password")
+	if method == MethodSession {
+		e.Header = nil // the login form is no place for a Basic challenge
+	}
+	return e
 }
 
 func (s *Service) checkPassword(r *http.Request, name, password string, m Method) (Principal, error) {
@@ -256,7 +260,7 @@ func (s *Service) checkSession(r *http.Request, cookie string) (Principal, error
 		return Principal{}, s.unauthorized(r, "session expired; log in again")
 	}
 	if changesState(r.Method) {
-		if !sameOrigin(r) {
+		if !SameOrigin(r) {
 			return Principal{}, apierr.New(http.StatusForbidden, "cross-origin request refused")
 		}
 		got := r.Header.Get(CSRFHeader)
@@ -276,9 +280,10 @@ func changesState(method string) bool {
 	return true
 }
 
-// sameOrigin reports whether r's Origin header, if any, names the host the
-// request was sent to.
-func sameOrigin(r *http.Request) bool {
+// SameOrigin reports whether r's Origin header, if any, names the host the
+// request was sent to, over HTTPS. Clients without an Origin (scripts) pass;
+// browsers on another site's page do not.
+func SameOrigin(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return true
@@ -290,7 +295,7 @@ func sameOrigin(r *http.Request) bool {
 // Login checks a user name and password from the login endpoint, starts a
 // browser session and sets its cookie on w.
 func (s *Service) Login(w http.ResponseWriter, r *http.Request, name, password string) (Principal, error) {
-	if !sameOrigin(r) {
+	if !SameOrigin(r) {
 		return Principal{}, apierr.New(http.StatusForbidden, "cross-origin request refused")
 	}
 	p, err := s.checkPassword(r, name, password, MethodSession)

@@ -223,6 +223,9 @@ func TestLoginRateLimited(t *testing.T) {
 		if st != 401 {
 			t.Fatalf("wrong password = %d; want 401", st)
 		}
+		if c := hdr.Get("WWW-Authenticate"); c != "" {
+			t.Fatalf("failed login answered with a challenge %q; a browser would pop up a Basic dialog", c)
+		}
 	}
 	if st != 429 || hdr.Get("Retry-After") == "" {
 		t.Fatalf("20 wrong passwords: last status %d, Retry-After %q; want 429 with Retry-After", st, hdr.Get("Retry-After"))

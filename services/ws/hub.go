@@ -37,9 +37,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,7 +145,7 @@ func New(cfg Config, a Authority, log *slog.Logger) *Hub {
 	h := &Hub{cfg: cfg, auth: a, log: log, topics: map[string]topic{}, clients: map[*client]struct{}{}}
 	h.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		CheckOrigin:      sameOrigin,
+		CheckOrigin:      auth.SameOrigin,
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 			apierr.Write(w, apierr.New(status, "websocket: %v", reason))
 		},
@@ -176,18 +174,6 @@ func (h *Hub) Stats() Stats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return Stats{Clients: len(h.clients), Dropped: h.dropped.Load()}
-}
-
-// sameOrigin lets through clients without an Origin (scripts) and
-// browsers whose page came from this very host over HTTPS, which stops
-// other sites' pages from using a logged-in browser's cookie.
-func sameOrigin(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
-	}
-	u, err := url.Parse(o)
-	return err == nil && u.Scheme == "https" && strings.EqualFold(u.Host, r.Host)
 }
 
 // Run sends the updates until ctx is done, then closes every client and
