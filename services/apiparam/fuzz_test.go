@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/multimeter-fw/multimeter/services/apierr"
 )
@@ -37,6 +38,12 @@ func FuzzQuery(f *testing.F) {
 		check("CSV", err)
 		_, err = Group(q)
 		check("Group", err)
+		now := time.Unix(1700000000, 0)
+		c, err := ParseCapture(q, now)
+		check("ParseCapture", err)
+		if err == nil && (c.SnapLen < 1 || c.SnapLen > 65535 || c.Start.IsZero() || (!c.End.IsZero() && c.End.Before(c.Start))) {
+			t.Fatalf("ParseCapture(%q) = %+v", raw, c)
+		}
 		inst, err := ParseInstance(q, header)
 		check("ParseInstance", err)
 		if err == nil && (inst.Slot < 0 || strings.ContainsAny(inst.Device, ": /")) {
