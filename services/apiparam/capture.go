@@ -1,6 +1,7 @@
 package apiparam
 
 import (
+	"strings"
 	"time"
 
 	"github.com/multimeter-fw/multimeter/services/apierr"
@@ -44,7 +45,7 @@ func ParseCapture(q Query, now time.Time) (Capture, error) {
 	if err != nil {
 		return Capture{}, err
 	}
-	if endText == "now" {
+	if strings.EqualFold(endText, "now") {
 		c.End = now
 		if !hasStart {
 			span, err := q.Int("timespan", -1, 1, maxTimespan)

@@ -17,12 +17,6 @@ import (
 
 const adminPW = "admin-password-1"
 
-type client struct {
-	t    *testing.T
-	srv  *httptest.Server
-	http *http.Client
-}
-
 // newDaemon builds the daemon's services on a fresh data directory and
 // serves its route table over TLS.
 func newDaemon(t *testing.T) (*system, *httptest.Server) {
