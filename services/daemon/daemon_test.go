@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/multimeter-fw/multimeter/services/auth"
 	"github.com/multimeter-fw/multimeter/services/role"
@@ -66,6 +67,25 @@ func do(t *testing.T, hc *http.Client, method, url string, c cred, body string, 
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, b
+}
+
+// statusOf sends a request without a body and returns the status without
+// reading the body, which may be an endless stream (a live capture).
+func statusOf(t *testing.T, hc *http.Client, method, url string, c cred) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.apply(r)
+	resp, err := hc.Do(r)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // rolePolicy is who may call what, written down independently of the
@@ -136,17 +156,17 @@ func TestRolesAcrossRouteTable(t *testing.T) {
 			t.Errorf("%s %s needs %q; the policy says %q", rt.Method, rt.Pattern, rt.Need, need)
 		}
 		url := srv.URL + sampleParams.Replace(rt.Pattern)
-		if st, _, body := do(t, srv.Client(), rt.Method, url, cred{}, ""); st != 401 {
-			t.Errorf("%s %s without credentials = %d %s; want 401", rt.Method, rt.Pattern, st, body)
+		if st := statusOf(t, srv.Client(), rt.Method, url, cred{}); st != 401 {
+			t.Errorf("%s %s without credentials = %d; want 401", rt.Method, rt.Pattern, st)
 		}
 		for _, c := range callers {
-			st, _, body := do(t, srv.Client(), rt.Method, url, c.cred, "")
+			st := statusOf(t, srv.Client(), rt.Method, url, c.cred)
 			allowed := c.roles.Allows(need)
 			switch {
 			case allowed && (st == 401 || st == 403):
-				t.Errorf("%s %s as %s = %d %s; want it allowed", rt.Method, rt.Pattern, c.name, st, body)
+				t.Errorf("%s %s as %s = %d; want it allowed", rt.Method, rt.Pattern, c.name, st)
 			case !allowed && st != 403:
-				t.Errorf("%s %s as %s = %d %s; want 403", rt.Method, rt.Pattern, c.name, st, body)
+				t.Errorf("%s %s as %s = %d; want 403", rt.Method, rt.Pattern, c.name, st)
 			}
 		}
 	}
