@@ -111,39 +111,49 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	writer.Go(func() { h.write(c) })
 	h.read(c)
 	c.close(websocket.CloseNormalClosure, "")
-	writer.Wait()
-	conn.Close()
+	writer.Wait() // the writer closes the connection
 }
 
 // write sends queued messages and pings until the client is closed, then
-// sends the close frame.
+// sends the close frame. A closed client gets no more queued messages.
 func (h *Hub) write(c *client) {
 	ping := time.NewTicker(h.cfg.PingInterval)
 	defer ping.Stop()
+	defer c.conn.Close() // unblocks the reader
 	for {
+		select {
+		case <-c.done:
+			h.sendClose(c)
+			return
+		default:
+		}
 		select {
 		case msg := <-c.send:
 			c.conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
 			if err := c.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
 				c.close(websocket.CloseAbnormalClosure, "")
-				c.conn.Close() // unblocks the reader
 				return
 			}
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.WriteTimeout)); err != nil {
 				c.close(websocket.CloseAbnormalClosure, "")
-				c.conn.Close()
 				return
 			}
 		case <-c.done:
-			if c.closeCode != websocket.CloseAbnormalClosure {
-				msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
-				c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-			}
-			c.conn.Close() // unblocks the reader
+			h.sendClose(c)
 			return
 		}
 	}
+}
+
+// sendClose tells the client why it is being closed, if it can still
+// hear it.
+func (h *Hub) sendClose(c *client) {
+	if c.closeCode == websocket.CloseAbnormalClosure {
+		return
+	}
+	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
+	c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 }
 
 // clientMsg is a message from the client.
