@@ -26,10 +26,16 @@ func TestBootToBanner(t *testing.T) {
 	expect(t, vm, bootLimit, regexp.QuoteMeta(m.Product+" "+m.Version+" - "+m.Model.Title+" (model "+m.Model.Name+")"))
 	expect(t, vm, stepLimit, `Management address: `+dhcpAddr+` on eth0 \(dhcp\)`)
 	expect(t, vm, stepLimit, `URL: https://10\.0\.2\.15/`)
-	info, _ := getSystemInfo(t, vm)
+	password := adminPassword(t, vm)
+	info, _ := getSystemInfo(t, vm, password)
 	want := systemInfo{Product: m.Product, Version: m.Version, Model: m.Model.Name, Hostname: "multimeter-3456", BootSlot: "a"}
 	if info != want {
 		t.Errorf("GET /API/info/system = %+v; want %+v", info, want)
+	}
+	// The daemon's structured log is on the console and in the API.
+	find(t, vm, stepLimit, `"msg":"https listening"`)
+	if logs, _ := apiGet(t, vm, password, "/API/system/log"); !bytes.Contains(logs, []byte(`https listening`)) {
+		t.Errorf("GET /API/system/log = %s; want the daemon's start-up line", logs)
 	}
 	if !vm.Shutdown(stepLimit) {
 		t.Error("the appliance did not power off on the power button")
@@ -44,18 +50,20 @@ func TestDataPersistsAcrossReboot(t *testing.T) {
 	disk := img.diskCopy(t)
 	vm := img.boot(t, bootOpts{disk: disk})
 	expect(t, vm, bootLimit, `URL: https://`)
-	_, first := getSystemInfo(t, vm)
+	password := adminPassword(t, vm)
+	_, first := getSystemInfo(t, vm, password)
 
 	// Ctrl-Alt-Del: the init stops the services, unmounts the data
-	// partition and reboots; the certificate made on the first boot must
-	// come back from the data partition.
+	// partition and reboots; the users and the certificate made on the
+	// first boot must come back from the data partition (the admin
+	// password is shown only on the first boot).
 	if err := vm.CtrlAltDel(); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, vm, stepLimit, `shutting down.*action=reboot`)
 	expect(t, vm, bootLimit, `msg=booting`)
 	expect(t, vm, bootLimit, `URL: https://`)
-	_, second := getSystemInfo(t, vm)
+	_, second := getSystemInfo(t, vm, password)
 	if first != second {
 		t.Errorf("certificate after reboot = %s; want the first boot's %s", second, first)
 	}
@@ -82,7 +90,8 @@ func TestDaemonRespawn(t *testing.T) {
 	vm := img.boot(t, bootOpts{disk: img.diskCopy(t)})
 	m := find(t, vm, bootLimit, `service started.*service=multimeterd pid=(\d+) run=1`)
 	pid, _ := strconv.Atoi(m[1])
-	getSystemInfo(t, vm)
+	password := adminPassword(t, vm)
+	getSystemInfo(t, vm, password)
 	// The debug profile's shell is on the serial console.
 	find(t, vm, stepLimit, `\$ `)
 	if err := vm.Type("kill -9 " + strconv.Itoa(pid) + "\r"); err != nil {
@@ -93,7 +102,7 @@ func TestDaemonRespawn(t *testing.T) {
 	if m[1] == strconv.Itoa(pid) {
 		t.Errorf("respawned daemon has the old pid %s", m[1])
 	}
-	if info, _ := getSystemInfo(t, vm); info.Product != img.manifest.Product {
+	if info, _ := getSystemInfo(t, vm, password); info.Product != img.manifest.Product {
 		t.Errorf("API after respawn answers %+v", info)
 	}
 }
@@ -111,7 +120,7 @@ func TestStaticAddress(t *testing.T) {
 	expect(t, vm, bootLimit, `Hostname: mm-static`)
 	expect(t, vm, stepLimit, `Management address: 10\.0\.2\.50/24 on eth0 \(static\)`)
 	expect(t, vm, stepLimit, `URL: https://10\.0\.2\.50/`)
-	info, _ := getSystemInfo(t, vm)
+	info, _ := getSystemInfo(t, vm, adminPassword(t, vm))
 	if info.Hostname != "mm-static" {
 		t.Errorf("API hostname = %q; want mm-static from the configuration", info.Hostname)
 	}
@@ -126,7 +135,7 @@ func TestUEFIBootThroughSystemdBoot(t *testing.T) {
 	vm := img.boot(t, bootOpts{disk: disk, uefi: true})
 	expect(t, vm, bootLimit, `EFI stub`)
 	expect(t, vm, bootLimit, `URL: https://10\.0\.2\.15/`)
-	info, _ := getSystemInfo(t, vm)
+	info, _ := getSystemInfo(t, vm, adminPassword(t, vm))
 	if info.BootSlot != "a" {
 		t.Errorf("API bootSlot = %q; want a", info.BootSlot)
 	}

@@ -162,9 +162,18 @@ type systemInfo struct {
 	BootSlot string `json:"bootSlot"`
 }
 
-// getSystemInfo polls the forwarded HTTPS port until the API answers and
-// returns the answer and the SHA-256 of the server's certificate.
-func getSystemInfo(t *testing.T, vm *qemu.VM) (systemInfo, string) {
+// adminPassword reads the admin password the daemon shows once on the
+// console on its first boot.
+func adminPassword(t *testing.T, vm *qemu.VM) string {
+	t.Helper()
+	// Up to the line end: the console may have only part of the line.
+	return find(t, vm, bootLimit, `the password of user "admin" is (\S+)\r?\n`)[1]
+}
+
+// apiGet polls the forwarded HTTPS port until GET path answers, checks
+// for 200 and returns the body and the SHA-256 of the server's
+// certificate.
+func apiGet(t *testing.T, vm *qemu.VM, password, path string) ([]byte, string) {
 	t.Helper()
 	client := &http.Client{
 		Timeout: 20 * time.Second,
@@ -173,24 +182,38 @@ func getSystemInfo(t *testing.T, vm *qemu.VM) (systemInfo, string) {
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
 	}
 	deadline := time.Now().Add(stepLimit)
-	url := "https://" + vm.HTTPSAddr() + "/API/info/system"
+	url := "https://" + vm.HTTPSAddr() + path
 	for {
-		resp, err := client.Get(url)
+		req, err := http.NewRequest("GET", url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("admin", password)
+		resp, err := client.Do(req)
 		if err == nil {
 			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("GET %s = %s; want 200", url, resp.Status)
-			}
-			var info systemInfo
-			if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
-				t.Fatalf("GET %s: %v", url, err)
+			body, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s = %s %s, %v; want 200", url, resp.Status, body, err)
 			}
 			sum := sha256.Sum256(resp.TLS.PeerCertificates[0].Raw)
-			return info, hex.EncodeToString(sum[:])
+			return body, hex.EncodeToString(sum[:])
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("GET %s: %v", url, err)
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// getSystemInfo returns GET /API/info/system and the SHA-256 of the
+// server's certificate.
+func getSystemInfo(t *testing.T, vm *qemu.VM, password string) (systemInfo, string) {
+	t.Helper()
+	body, cert := apiGet(t, vm, password, "/API/info/system")
+	var info systemInfo
+	if err := json.Unmarshal(body, &info); err != nil {
+		t.Fatalf("GET /API/info/system = %s: %v", body, err)
+	}
+	return info, cert
 }

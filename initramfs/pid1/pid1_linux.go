@@ -294,6 +294,7 @@ func (s *system) daemon() supervise.Service {
 	args := []string{
 		"--data", s.cfg.DataDir,
 		"--listen", ":443",
+		"--http-redirect-listen", ":80",
 		"--model", s.manifest.Model.Name,
 	}
 	if s.slot != "" {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,8 @@ import (
 	"github.com/multimeter-fw/multimeter/services/auth"
 	"github.com/multimeter-fw/multimeter/services/authapi"
 	"github.com/multimeter-fw/multimeter/services/httpsredirect"
+	"github.com/multimeter-fw/multimeter/services/logring"
+	"github.com/multimeter-fw/multimeter/services/role"
 	"github.com/multimeter-fw/multimeter/services/sysinfo"
 	"github.com/multimeter-fw/multimeter/services/tlscert"
 	"github.com/multimeter-fw/multimeter/services/version"
@@ -32,17 +35,18 @@ import (
 // Config is what main hands the daemon. The zero value of optional fields
 // means the default.
 type Config struct {
-	DataDir            string    // persistent state: config, users, certificates
-	Listen             string    // HTTPS address, ":443" in the image
-	HTTPRedirectListen string    // plain HTTP address that only redirects to HTTPS (":80" in the image); "" for none
-	Replay             []string  // pcap/pcapng files fed to the main instance as a monitor port
-	Ifaces             []string  // monitor interfaces
-	Storage            []string  // ring buffer storage directories (natively)
-	AdminPassword      string    // initial admin password for a fresh data directory
-	Console            io.Writer // where a generated first-boot admin password is shown once; os.Stderr by default
-	Model              string    // model profile name; "virtual" by default
-	Hostname           string    // defaults to os.Hostname
-	BootSlot           string    // firmware slot this boot came from ("native" when not in the image)
+	DataDir            string        // persistent state: config, users, certificates
+	Listen             string        // HTTPS address, ":443" in the image
+	HTTPRedirectListen string        // plain HTTP address that only redirects to HTTPS (":80" in the image); "" for none
+	Replay             []string      // pcap/pcapng files fed to the main instance as a monitor port
+	Ifaces             []string      // monitor interfaces
+	Storage            []string      // ring buffer storage directories (natively)
+	AdminPassword      string        // initial admin password for a fresh data directory
+	Console            io.Writer     // where a generated first-boot admin password is shown once; os.Stderr by default
+	Model              string        // model profile name; "virtual" by default
+	Hostname           string        // defaults to os.Hostname
+	BootSlot           string        // firmware slot this boot came from ("native" when not in the image)
+	Logs               *logring.Ring // recent log lines, served at GET /API/system/log; nil for none
 }
 
 // Validate reports the first configuration mistake.
@@ -105,6 +109,15 @@ func build(cfg Config, log *slog.Logger) (*system, error) {
 	rt.Handle("GET", "/API/info/system", 0, func(*api.Request) (any, error) { return sys.Info(), nil })
 	rt.HandleRaw("GET", "/API/ws", 0, func(w http.ResponseWriter, r *api.Request) { hub.Serve(w, r.HTTP, r.Principal) })
 	authapi.Register(rt, authSvc)
+	if cfg.Logs != nil {
+		rt.Handle("GET", "/API/system/log", role.Admin, func(r *api.Request) (any, error) {
+			after, err := r.Query.Int("after", 0, 0, math.MaxInt64)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"entries": cfg.Logs.Entries(uint64(after))}, nil
+		})
+	}
 	return &system{certs: certs, auth: authSvc, hub: hub, router: rt}, nil
 }
 

@@ -19,8 +19,8 @@ const DefaultCapacity = 1000
 // Entry is one log line with its sequence number (the first line written
 // is 1), so a reader can ask for what it has not seen yet.
 type Entry struct {
-	Seq  uint64
-	Line string
+	Seq  uint64 `json:"seq"`
+	Line string `json:"line"`
 }
 
 // Ring is a fixed-size buffer of the last lines written; it is safe for

@@ -28,6 +28,7 @@ import (
 	"syscall"
 
 	"github.com/multimeter-fw/multimeter/services/daemon"
+	"github.com/multimeter-fw/multimeter/services/logring"
 )
 
 var errUsage = errors.New("usage")
@@ -71,7 +72,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		defer f.Close()
 		cfg.Console = f
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	// Logs go to the console and into a ring the API serves.
+	cfg.Logs = logring.New(0)
+	log := slog.New(slog.NewJSONHandler(io.MultiWriter(stderr, cfg.Logs), nil))
 	return daemon.Run(ctx, cfg, log)
 }
 
