@@ -28,6 +28,7 @@ import (
 
 	"github.com/multimeter-fw/multimeter/tools/diskimage"
 	"github.com/multimeter-fw/multimeter/tools/imagebuild"
+	"github.com/multimeter-fw/multimeter/tools/monitorfeed"
 	"github.com/multimeter-fw/multimeter/tools/qemu"
 )
 
@@ -40,6 +41,7 @@ type options struct {
 	work    string
 	out     string
 	stop    bool
+	rate    int
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -52,6 +54,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&o.work, "work", ".cache/run", "work directory (disk copy, sockets, serial log)")
 	fs.StringVar(&o.out, "out", "images/out", "image output directory")
 	fs.BoolVar(&o.stop, "stop", false, "power off the VM running from the work directory")
+	fs.IntVar(&o.rate, "traffic", 1000, "frames per second the traffic generator feeds into the monitor port (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -89,6 +92,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	fmt.Fprintf(stderr, "runvm: booting %s; UI on https://localhost:%d ; Ctrl-C or make stop powers it off\n", dir, o.port)
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	fed := make(chan error, 1)
+	go func() {
+		if o.rate <= 0 {
+			fed <- nil
+			return
+		}
+		fed <- monitorfeed.Run(feedCtx, monitorfeed.Config{
+			Socket: qemu.MonitorSocket(o.work), Peer: qemu.MonitorPeerSocket(o.work), Rate: o.rate}, log)
+	}()
+	defer func() {
+		stopFeed()
+		if err := <-fed; err != nil {
+			fmt.Fprintln(stderr, "runvm: traffic:", err)
+		}
+	}()
 	select {
 	case <-vm.Done():
 	case <-ctx.Done():
