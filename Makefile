@@ -4,14 +4,19 @@ SHELL := /bin/bash
 GO ?= go
 export CGO_ENABLED ?= 0
 
-.PHONY: all test unit-test vet deps build
+.PHONY: all test unit-test vet deps build kernel image run stop vm-test bench-image
+
+# The image `make run` and `make image` build; the QEMU tests use debug
+# (they drive its serial shell). PROFILE=production has no shell.
+PROFILE ?= debug
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 all: build
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES := qemu-system-x86 ovmf systemd-boot-efi swtpm cryptsetup-bin e2fsprogs \
 	dosfstools mtools tshark tcpdump tcpreplay libndpi-bin openssh-server influxdb \
-	iproute2 jq curl binutils argon2
+	iproute2 jq curl binutils argon2 kmod fdisk
 
 deps:
 	@if ! dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then \
@@ -25,7 +30,34 @@ build:
 vet:
 	$(GO) vet ./...
 
+# Unit tests; the QEMU tests (images/vmtest) run in vm-test, after the
+# image is built.
 unit-test:
-	$(GO) test ./...
+	$(GO) test $$($(GO) list ./... | grep -v /images/vmtest)
 
-test: vet unit-test
+# The pinned Debian kernel package (apt-get download into .cache/kernel).
+kernel:
+	$(GO) run ./tools/mkimage -fetch-kernel
+
+# images/out/$(PROFILE)/: vmlinuz, initramfs, slot UKI, disk.img, kernel-version.
+image:
+	$(GO) run ./tools/mkimage -profile $(PROFILE) -version $(VERSION)
+
+# Boot the factory disk image (OVMF + systemd-boot) with traffic on the
+# monitor port; UI on https://localhost:8443. Ctrl-C or `make stop` ends it.
+run: deps image
+	$(GO) run ./tools/runvm -profile $(PROFILE)
+
+stop:
+	$(GO) run ./tools/runvm -stop
+
+vm-test:
+	$(GO) test -count=1 -timeout 30m ./images/vmtest/
+
+test: deps vet kernel unit-test
+	$(MAKE) image PROFILE=debug
+	$(MAKE) vm-test
+
+# Image size, build time and boot-to-API time of the production image.
+bench-image: deps
+	$(GO) run ./tools/benchimage -version $(VERSION)
