@@ -35,18 +35,20 @@ import (
 // Config is what main hands the daemon. The zero value of optional fields
 // means the default.
 type Config struct {
-	DataDir            string        // persistent state: config, users, certificates
-	Listen             string        // HTTPS address, ":443" in the image
-	HTTPRedirectListen string        // plain HTTP address that only redirects to HTTPS (":80" in the image); "" for none
-	Replay             []string      // pcap/pcapng files fed to the main instance as a monitor port
-	Ifaces             []string      // monitor interfaces
-	Storage            []string      // ring buffer storage directories (natively)
-	AdminPassword      string        // initial admin password for a fresh data directory
-	Console            io.Writer     // where a generated first-boot admin password is shown once; os.Stderr by default
-	Model              string        // model profile name; "virtual" by default
-	Hostname           string        // defaults to os.Hostname
-	BootSlot           string        // firmware slot this boot came from ("native" when not in the image)
-	Logs               *logring.Ring // recent log lines, served at GET /API/system/log; nil for none
+	DataDir            string    // persistent state: config, users, certificates
+	Listen             string    // HTTPS address, ":443" in the image
+	HTTPRedirectListen string    // plain HTTP address that only redirects to HTTPS (":80" in the image); "" for none
+	Replay             []string  // pcap/pcapng files fed to the main instance as a monitor port
+	Ifaces             []string  // monitor interfaces
+	Storage            []string  // ring buffer storage directories (natively)
+	AdminPassword      string    // initial admin password for a fresh data directory
+	Console            io.Writer // where a generated first-boot admin password is shown once; os.Stderr by default
+	Model              string    // model profile name; "virtual" by default
+	Hostname           string    // defaults to os.Hostname
+	BootSlot           string    // firmware slot this boot came from ("native" when not in the image)
+
+	// Logs keeps recent log lines, served at GET /API/system/log; nil for none.
+	Logs *logring.Ring
 }
 
 // Validate reports the first configuration mistake.

@@ -69,6 +69,12 @@ func Fetch(ctx context.Context, cfg Config, log *slog.Logger) (Kernel, error) {
 	if cfg.Meta == "" {
 		cfg.Meta = DefaultMeta
 	}
+	// Recorded paths must work from any directory (tests run in theirs).
+	abs, err := filepath.Abs(cfg.CacheDir)
+	if err != nil {
+		return Kernel{}, fmt.Errorf("kernelpkg: cache: %w", err)
+	}
+	cfg.CacheDir = abs
 	if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 		return Kernel{}, fmt.Errorf("kernelpkg: cache: %w", err)
 	}
