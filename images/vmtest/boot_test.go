@@ -8,7 +8,9 @@ import (
 	"encoding/pem"
 	"log/slog"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -162,9 +164,20 @@ func TestUEFIBootThroughSystemdBoot(t *testing.T) {
 	}
 }
 
-func TestMonitorPortReceivesTraffic(t *testing.T) {
+// TestDevices boots with everything the runner can attach: the monitor
+// port fed by the traffic generator, an NVMe and a SATA disk, and a TPM.
+func TestDevices(t *testing.T) {
 	img := needImage(t)
-	vm := img.boot(t, bootOpts{disk: img.diskCopy(t)})
+	dir := t.TempDir()
+	var disks []qemu.Disk
+	for _, kind := range []string{"nvme", "ahci"} {
+		d := qemu.Disk{Path: filepath.Join(dir, kind+".img"), Kind: kind}
+		if err := qemu.CreateDisk(d.Path, 64<<20); err != nil {
+			t.Fatal(err)
+		}
+		disks = append(disks, d)
+	}
+	vm := img.boot(t, bootOpts{disk: img.diskCopy(t), extraDisks: disks, tpm: true})
 	find(t, vm, bootLimit, `service started.*service=shell`)
 	find(t, vm, stepLimit, `\$ `)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -200,4 +213,16 @@ func TestMonitorPortReceivesTraffic(t *testing.T) {
 		// rx_packets grows as frames arrive; a test timeout ends a
 		// port that receives nothing.
 	}
+
+	// The drivers of the model found the disks and the TPM.
+	if err := vm.Type("echo dev-$(ls /sys/block /sys/class/tpm)-end\r"); err != nil {
+		t.Fatal(err)
+	}
+	devs := strings.Fields(expect(t, vm, stepLimit, `dev-([^$]*?)-end`)[1])
+	for _, want := range []string{"nvme0n1", "sda", "vda", "tpm0"} {
+		if !slices.Contains(devs, want) {
+			t.Errorf("guest devices = %q; want %s among them", devs, want)
+		}
+	}
+	find(t, vm, stepLimit, `watchdog armed`)
 }

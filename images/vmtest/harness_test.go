@@ -91,15 +91,18 @@ func (img image) diskCopy(t *testing.T) string {
 }
 
 type bootOpts struct {
-	disk      string
-	uefi      bool
-	guestAddr string
+	disk       string
+	uefi       bool
+	guestAddr  string
+	extraDisks []qemu.Disk
+	tpm        bool
 }
 
 // boot starts a VM on the image and stops it when the test ends.
 func (img image) boot(t *testing.T, o bootOpts) *qemu.VM {
 	t.Helper()
-	cfg := qemu.Config{Disk: o.disk, GuestAddr: o.guestAddr, WorkDir: t.TempDir(), MonitorPort: true}
+	cfg := qemu.Config{Disk: o.disk, GuestAddr: o.guestAddr, WorkDir: t.TempDir(), MonitorPort: true,
+		ExtraDisks: o.extraDisks, TPM: o.tpm}
 	if !o.uefi {
 		cmdline, err := os.ReadFile(filepath.Join(img.dir, imagebuild.CmdlineFile))
 		if err != nil {

@@ -397,6 +397,18 @@ func (vm *VM) Kill() {
 	}
 }
 
+// CreateDisk makes an empty (sparse) raw disk image of size bytes,
+// replacing any file at path.
+func CreateDisk(path string, size int64) error {
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		return fmt.Errorf("qemu: %w", err)
+	}
+	if err := os.Truncate(path, size); err != nil {
+		return fmt.Errorf("qemu: %w", err)
+	}
+	return nil
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -42,6 +42,8 @@ type options struct {
 	out     string
 	stop    bool
 	rate    int
+	nvme    int
+	ahci    int
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&o.work, "work", ".cache/run", "work directory (disk copy, sockets, serial log)")
 	fs.StringVar(&o.out, "out", "images/out", "image output directory")
 	fs.BoolVar(&o.stop, "stop", false, "power off the VM running from the work directory")
+	fs.IntVar(&o.nvme, "nvme", 0, "extra empty 1 GiB NVMe disks")
+	fs.IntVar(&o.ahci, "ahci", 0, "extra empty 1 GiB SATA (AHCI) disks")
 	fs.IntVar(&o.rate, "traffic", 1000, "frames per second the traffic generator feeds into the monitor port (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -78,6 +82,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fmt.Errorf("%w (make image builds it)", err)
 	}
 	cfg := qemu.Config{Disk: disk, HTTPSPort: o.port, MonitorPort: true, TPM: true, WorkDir: o.work, Output: stdout, Input: stdin}
+	for i := range o.nvme + o.ahci {
+		kind := "nvme"
+		if i >= o.nvme {
+			kind = "ahci"
+		}
+		d := qemu.Disk{Path: filepath.Join(o.work, fmt.Sprintf("%s%d.img", kind, i)), Kind: kind}
+		if err := qemu.CreateDisk(d.Path, 1<<30); err != nil {
+			return err
+		}
+		cfg.ExtraDisks = append(cfg.ExtraDisks, d)
+	}
 	if o.fast {
 		cmdline, err := os.ReadFile(filepath.Join(dir, imagebuild.CmdlineFile))
 		if err != nil {
