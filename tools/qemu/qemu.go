@@ -171,8 +171,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*VM, error) {
 	}
 	cmd := exec.Command(cfg.Binary, args...)
 	// Its own process group: a Ctrl-C in the terminal reaches the
-	// runner, which shuts the guest down, instead of killing QEMU.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// runner, which shuts the guest down, instead of killing QEMU. If the
+	// runner dies, QEMU goes too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
