@@ -91,10 +91,13 @@ type system struct {
 // data partition is unmounted.
 func Run(cfg Config) Action {
 	cfg.fillDefaults()
+	// Seconds since the init started, rather than the wall clock (not set
+	// yet early in boot): what boot timing needs.
+	started := time.Now()
 	log := slog.New(slog.NewTextHandler(cfg.Console, &slog.HandlerOptions{
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey {
-				return slog.Attr{} // the console has the kernel's timestamps
+				return slog.String("t", fmt.Sprintf("%.3f", time.Since(started).Seconds()))
 			}
 			return a
 		},
