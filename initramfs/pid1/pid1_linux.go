@@ -82,8 +82,7 @@ type system struct {
 	slot     string
 	warnings []string
 
-	bannerMu sync.Mutex
-	lastNet  mgmtnet.State
+	bannerMu sync.Mutex // one banner at a time on the console
 }
 
 // Run boots the system and serves until a poweroff or reboot is
@@ -115,9 +114,9 @@ func Run(cfg Config) Action {
 	go func() {
 		for s := range sigs {
 			if s == unix.SIGINT || s == unix.SIGUSR1 {
-				requests <- Reboot
+				request(requests, Reboot)
 			} else {
-				requests <- PowerOff
+				request(requests, PowerOff)
 			}
 		}
 	}()
@@ -177,14 +176,14 @@ func (s *system) run(requests chan Action) Action {
 			Config:    netCfg,
 			OnChange: func(st mgmtnet.State) {
 				readyOnce.Do(func() { close(netReady) })
-				s.showBanner(&st)
+				s.showBanner(st)
 			},
 		}, s.log)
 	})
 	goRun("power button", func(ctx context.Context) error {
 		return powerbutton.Watch(ctx, "/sys", "/dev", func() {
 			s.log.Info("power button pressed")
-			requests <- PowerOff
+			request(requests, PowerOff)
 		})
 	})
 	// The daemon reads the host name at start: wait until it is set.
@@ -217,6 +216,15 @@ func (s *system) run(requests chan Action) Action {
 		}
 	}
 	return action
+}
+
+// request queues a poweroff or reboot; once one is under way further
+// requests are dropped rather than blocking their sender.
+func request(requests chan<- Action, a Action) {
+	select {
+	case requests <- a:
+	default:
+	}
 }
 
 func (s *system) warn(format string, args ...any) {
@@ -276,18 +284,15 @@ func (s *system) mountData() {
 	s.log.Info("data partition mounted", "dev", dev, "on", s.cfg.DataDir)
 }
 
-func (s *system) showBanner(st *mgmtnet.State) {
+func (s *system) showBanner(st mgmtnet.State) {
 	s.bannerMu.Lock()
 	defer s.bannerMu.Unlock()
-	if st != nil {
-		s.lastNet = *st
-	}
 	m := s.manifest
 	fmt.Fprint(s.cfg.Console, banner.Render(banner.Info{
 		Product: m.Product, Version: m.Version, Model: m.Model.Name, ModelTitle: m.Model.Title,
 		Slot: s.slot, Kernel: m.Kernel.Release,
-		Hostname: s.lastNet.Hostname, Interface: s.lastNet.Interface, Mode: s.lastNet.Mode,
-		Addresses: s.lastNet.Addresses, Warnings: s.warnings,
+		Hostname: st.Hostname, Interface: st.Interface, Mode: st.Mode,
+		Addresses: st.Addresses, Warnings: s.warnings,
 	}))
 }
 
