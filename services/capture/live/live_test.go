@@ -494,7 +494,7 @@ func TestKernelDropsWhenHandlerSlow(t *testing.T) {
 type countingHandler struct{ n *atomic.Int64 }
 
 func (h countingHandler) Handle(*decode.Packet, decode.LinkType, []byte) { h.n.Add(1) }
-func (countingHandler) Flush()                                             {}
+func (countingHandler) Flush()                                           {}
 
 // TestNoAllocationPerPacket captures and forwards in bridge mode and counts
 // the allocations of the whole process while packets flow.
