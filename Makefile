@@ -29,3 +29,12 @@ unit-test:
 	$(GO) test ./...
 
 test: vet unit-test
+
+# Live capture over a veth pair in a network namespace at tcpreplay's top
+# speed, beside tcpdump on the same veth (needs root).
+.PHONY: bench bench-live
+bench-live:
+	$(GO) run ./tools/cmd/livebench -mode sink
+	$(GO) run ./tools/cmd/livebench -mode bridge
+
+bench: bench-live
