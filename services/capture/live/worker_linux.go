@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -20,6 +21,7 @@ type workerCounters struct {
 	forwarded    atomic.Uint64 // queued for transmission on the partner
 	forwardDrops atomic.Uint64 // not forwarded: TX ring full or frame too large
 	txErrors     atomic.Uint64 // failed kicks of the TX ring
+	busyNanos    atomic.Int64  // time spent on blocks
 }
 
 // worker reads one ring and hands its packets to one Handler.
@@ -57,8 +59,10 @@ func (w *worker) run() error {
 			continue
 		}
 		w.idle = false
+		start := time.Now()
 		w.process(blk, bh)
 		release(bh)
+		w.c.busyNanos.Add(int64(time.Since(start)))
 		w.rx.next = (w.rx.next + 1) % w.rx.blocks
 		if w.stop.Load() {
 			w.h.Flush()

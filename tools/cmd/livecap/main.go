@@ -71,17 +71,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	prev := src.Stats()
+	prev, prevTime := src.Stats(), time.Now()
 	for {
 		select {
 		case err := <-done:
 			return err
-		case <-tick.C:
+		case now := <-tick.C:
 			cur := src.Stats()
-			if err := printStats(stdout, prev, cur, src.Ports(), decodeErrors.Load()); err != nil {
+			if err := printStats(stdout, prev, cur, now.Sub(prevTime), src.Ports(), decodeErrors.Load()); err != nil {
 				return err
 			}
-			prev = cur
+			prev, prevTime = cur, now
 		}
 	}
 }
@@ -125,20 +125,23 @@ func (d *decoder) Handle(p *decode.Packet, link decode.LinkType, frame []byte) {
 
 func (d *decoder) Flush() {}
 
-func printStats(w io.Writer, prev, cur []live.PortStats, infos []capture.PortInfo, decodeErrors uint64) error {
+// printStats prints the counters' growth over elapsed as rates per second.
+func printStats(w io.Writer, prev, cur []live.PortStats, elapsed time.Duration, infos []capture.PortInfo, decodeErrors uint64) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%s\tlink\tpkt/s\tMbit/s\tdrops/s\tfreezes/s\tfwd/s\tfwd drops/s\ttotal pkts\ttotal drops\t\n", time.Now().Format("15:04:05"))
+	fmt.Fprintf(tw, "%s\tlink\tpkt/s\tMbit/s\tdrops/s\tfreezes/s\tfwd/s\tfwd drops/s\tworker load %%\ttotal pkts\ttotal drops\t\n", time.Now().Format("15:04:05"))
+	perSecond := func(d uint64) float64 { return float64(d) / elapsed.Seconds() }
 	for i, c := range cur {
 		p := prev[i]
 		link := "down"
 		if infos[i].LinkUp {
 			link = fmt.Sprintf("%d Mb/s", infos[i].SpeedMbps)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%d\t%d\t%d\t%d\t%d\t%d\t\n", c.Name, link,
-			c.Packets-p.Packets, float64(c.Bytes-p.Bytes)*8/1e6,
-			c.KernelDrops-p.KernelDrops, c.KernelFreezes-p.KernelFreezes,
-			c.Forwarded-p.Forwarded, c.ForwardDrops-p.ForwardDrops,
-			c.Packets, c.KernelDrops)
+		load := 100 * float64(c.Busy-p.Busy) / float64(elapsed) / float64(len(c.Workers))
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\t%d\t%d\t\n", c.Name, link,
+			perSecond(c.Packets-p.Packets), perSecond(c.Bytes-p.Bytes)*8/1e6,
+			perSecond(c.KernelDrops-p.KernelDrops), perSecond(c.KernelFreezes-p.KernelFreezes),
+			perSecond(c.Forwarded-p.Forwarded), perSecond(c.ForwardDrops-p.ForwardDrops),
+			load, c.Packets, c.KernelDrops)
 	}
 	if decodeErrors > 0 {
 		fmt.Fprintf(tw, "decode errors\t%d\t\n", decodeErrors)

@@ -39,8 +39,15 @@ func NewNetns(prefix string) (*Netns, error) {
 	if err := run("ip", "netns", "add", n.Name); err != nil {
 		return nil, err
 	}
-	err := run("ip", "netns", "exec", n.Name, "sysctl", "-q", "-w",
-		"net.ipv6.conf.all.disable_ipv6=1", "-w", "net.ipv6.conf.default.disable_ipv6=1")
+	err := n.Do(func() error {
+		// /proc/sys/net shows the namespace of the thread that opens it.
+		for _, f := range []string{"all", "default"} {
+			if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+f+"/disable_ipv6", []byte("1"), 0o644); err != nil {
+				return fmt.Errorf("disable IPv6 in %s: %w", n.Name, err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		n.Close()
 		return nil, err
