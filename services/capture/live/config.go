@@ -69,6 +69,10 @@ type Config struct {
 	TXFrames int
 	// SysfsRoot is where link state and speed are read; default "/sys".
 	SysfsRoot string
+	// KeepOffloads leaves GRO and LRO as they are. By default Open turns
+	// them off on every port (and Close restores them): merged frames
+	// would be counted as one packet and could not be bridged.
+	KeepOffloads bool
 }
 
 // Defaults.

@@ -15,16 +15,21 @@
 // running. Frames this host transmits on a port (forwarded ones included)
 // are not captured on it.
 //
+// Open turns receive offloads (GRO, LRO) off on the ports, so that every
+// frame is seen as it was on the wire, and Close turns them back on.
+//
 // Ports reports link state and speed from sysfs and the kernel's drop and
 // freeze counters; Stats adds the workers' own counters.
 package live
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -51,6 +56,9 @@ type Source struct {
 	log   *slog.Logger
 	mode  atomic.Int32
 	ports []*port
+	// ethtoolFD changes offloads in the ports' namespace, from Open to
+	// Close; -1 when KeepOffloads is set.
+	ethtoolFD int
 	// stopping tells busy workers of the current Run to return; idle
 	// ones are woken by stopFD.
 	stopping atomic.Bool
@@ -71,6 +79,7 @@ type port struct {
 	rings    []*rxRing
 	txs      []*txRing
 	counters []workerCounters
+	offloads offloads // turned off by Open, restored by Close
 }
 
 // Open opens the rings of every configured port (this needs CAP_NET_RAW,
@@ -84,13 +93,18 @@ func Open(cfg Config, log *slog.Logger) (_ *Source, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Source{cfg: cfg, log: log, stopFD: -1}
+	s := &Source{cfg: cfg, log: log, stopFD: -1, ethtoolFD: -1}
 	s.mode.Store(int32(cfg.Mode))
 	defer func() {
 		if err != nil {
 			s.release()
 		}
 	}()
+	if !cfg.KeepOffloads {
+		if s.ethtoolFD, err = ethtoolSocket(); err != nil {
+			return nil, fmt.Errorf("live: %w", err)
+		}
+	}
 	ifaces := make(map[string]*net.Interface, len(cfg.Ports))
 	for _, pc := range cfg.Ports {
 		ifi, err := net.InterfaceByName(pc.Name)
@@ -102,6 +116,14 @@ func Open(cfg Config, log *slog.Logger) (_ *Source, err error) {
 	for _, pc := range cfg.Ports {
 		p := &port{cfg: pc, partner: -1, counters: make([]workerCounters, cfg.WorkersPerPort)}
 		s.ports = append(s.ports, p)
+		if s.ethtoolFD >= 0 {
+			// Best effort: a port with offloads on still captures,
+			// only with merged frames.
+			var offErr error
+			if p.offloads, offErr = disableReceiveOffloads(s.ethtoolFD, pc.Name); offErr != nil {
+				log.Warn("monitor port receive offloads", "port", pc.Name, "err", offErr)
+			}
+		}
 		p.link = decode.LinkEthernet
 		if len(ifaces[pc.Name].HardwareAddr) != 6 {
 			p.link = decode.LinkRaw // layer-3 devices (tun, WireGuard) have no Ethernet header
@@ -120,12 +142,8 @@ func Open(cfg Config, log *slog.Logger) (_ *Source, err error) {
 			}
 		}
 	}
-	for i, p := range s.ports {
-		for j, q := range s.ports {
-			if p.cfg.Partner == q.cfg.Name {
-				s.ports[i].partner = j
-			}
-		}
+	for _, p := range s.ports {
+		p.partner = slices.IndexFunc(s.ports, func(q *port) bool { return q.cfg.Name == p.cfg.Partner })
 	}
 	return s, nil
 }
@@ -240,7 +258,7 @@ func (s *Source) signalStop() {
 	if s.running {
 		s.stopping.Store(true)
 		var one [8]byte
-		one[0] = 1 // eventfd counters are host-endian; amd64 and arm64 are little-endian
+		binary.NativeEndian.PutUint64(one[:], 1)
 		unix.Write(s.stopFD, one[:])
 	}
 }
@@ -273,6 +291,13 @@ func (s *Source) release() {
 		for _, t := range p.txs {
 			t.close()
 		}
+		if err := restoreReceiveOffloads(s.ethtoolFD, p.cfg.Name, p.offloads); err != nil {
+			s.log.Warn("monitor port receive offloads", "port", p.cfg.Name, "err", err)
+		}
+	}
+	if s.ethtoolFD >= 0 {
+		unix.Close(s.ethtoolFD)
+		s.ethtoolFD = -1
 	}
 }
 

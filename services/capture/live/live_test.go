@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -620,5 +621,40 @@ func TestOpenMissingInterface(t *testing.T) {
 	})
 	if err == nil {
 		t.Errorf("Open(nosuch0) = nil; want an error")
+	}
+}
+
+// TestReceiveOffloads checks with ethtool that Open turns GRO off on a port
+// and Close turns it back on, unless KeepOffloads is set.
+func TestReceiveOffloads(t *testing.T) {
+	ns := newNetns(t)
+	addVeth(t, ns, "mon0", "feed0")
+	gro := func() string {
+		t.Helper()
+		out, err := ns.Command(context.Background(), "ethtool", "-k", "mon0").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ethtool -k mon0: %v: %s", err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(line, "generic-receive-offload: "); ok {
+				return v
+			}
+		}
+		t.Fatalf("ethtool -k mon0 shows no GRO state:\n%s", out)
+		return ""
+	}
+	if out, err := ns.Command(context.Background(), "ethtool", "-K", "mon0", "gro", "on").CombinedOutput(); err != nil {
+		t.Fatalf("ethtool -K mon0 gro on: %v: %s", err, out)
+	}
+	for _, keep := range []bool{false, true} {
+		src := open(t, ns, live.Config{Ports: []live.PortConfig{{Name: "mon0"}}, KeepOffloads: keep, BlockSize: 4096, BlockCount: 2})
+		want := map[bool]string{false: "off", true: "on"}[keep]
+		if got := gro(); got != want {
+			t.Errorf("KeepOffloads %v: GRO after Open is %q; want %q", keep, got, want)
+		}
+		src.Close()
+		if got := gro(); got != "on" {
+			t.Errorf("KeepOffloads %v: GRO after Close is %q; want on", keep, got)
+		}
 	}
 }
