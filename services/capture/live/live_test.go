@@ -585,6 +585,9 @@ func TestRunAndClose(t *testing.T) {
 	src := open(t, ns, live.Config{Ports: []live.PortConfig{{Name: "mon0"}}, BlockSize: 4096, BlockCount: 4})
 	var n atomic.Int64
 	h := func(int) capture.Handler { return countingHandler{&n} }
+	if err := src.SetMode(live.Bridge); err == nil {
+		t.Errorf("SetMode(Bridge) without partner ports = nil; want an error")
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
