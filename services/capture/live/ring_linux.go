@@ -18,6 +18,9 @@ const (
 	vlanTagLen     = 4
 	ethAddrsLen    = 12 // destination and source MAC
 	ethHeaderLen   = 14
+	// rxFrameSize only has to satisfy the kernel's arithmetic: V3 packs
+	// frames of any size (up to a block) one after the other.
+	rxFrameSize = 2048
 )
 
 // rxRing is one worker's receive ring: a packet socket bound to a port,
@@ -39,14 +42,14 @@ type rxRing struct {
 // openRX opens a ring on the interface with index ifindex and joins the
 // fanout group fanoutID, or creates a new group when fanoutID is negative.
 // It returns the ring and its group id.
-func openRX(ifindex int, cfg Config, fanoutID int) (r *rxRing, group int, err error) {
+func openRX(ifindex int, cfg Config, fanoutID int) (_ *rxRing, group int, err error) {
 	// Protocol 0: the socket receives nothing until bind names one, so
 	// the ring can be set up first.
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, 0, fmt.Errorf("socket AF_PACKET: %w", err)
 	}
-	r = &rxRing{fd: fd, blockSize: cfg.BlockSize, blocks: cfg.BlockCount}
+	r := &rxRing{fd: fd, blockSize: cfg.BlockSize, blocks: cfg.BlockCount}
 	defer func() {
 		if err != nil {
 			r.close()
@@ -68,7 +71,7 @@ func openRX(ifindex int, cfg Config, fanoutID int) (r *rxRing, group int, err er
 	req := unix.TpacketReq3{
 		Block_size:     uint32(cfg.BlockSize),
 		Block_nr:       uint32(cfg.BlockCount),
-		Frame_size:     minBlockSize / 2, // V3 packs frames of any size; the kernel only checks the arithmetic
+		Frame_size:     rxFrameSize,
 		Retire_blk_tov: uint32(cfg.BlockTimeout.Milliseconds()),
 	}
 	req.Frame_nr = req.Block_size / req.Frame_size * req.Block_nr

@@ -32,13 +32,13 @@ type txRing struct {
 
 // openTX opens a transmit ring of about frames slots on the interface with
 // index ifindex and MTU mtu.
-func openTX(ifindex, mtu, frames int) (t *txRing, err error) {
+func openTX(ifindex, mtu, frames int) (_ *txRing, err error) {
 	// Protocol 0: this socket only transmits.
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socket AF_PACKET: %w", err)
 	}
-	t = &txRing{fd: fd, maxFrame: mtu + ethHeaderLen + vlanTagLen}
+	t := &txRing{fd: fd, maxFrame: mtu + ethHeaderLen + vlanTagLen}
 	defer func() {
 		if err != nil {
 			t.close()
