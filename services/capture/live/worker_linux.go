@@ -52,6 +52,9 @@ func (w *worker) run() error {
 				w.h.Flush()
 				w.idle = true
 			}
+			if w.tx != nil {
+				w.kick() // frames a full device queue held back
+			}
 			stopped, err := w.wait()
 			if err != nil || stopped {
 				return err
@@ -86,8 +89,8 @@ func (w *worker) wait() (stopped bool, err error) {
 			return true, nil
 		}
 		if w.pollFDs[0].Revents&unix.POLLERR != 0 {
-			// The interface went down; the error is reported once and
-			// the ring resumes when the link comes back.
+			// The interface went down: the error is logged (reading it
+			// clears it) and the ring resumes when the link is back.
 			if soErr, err := unix.GetsockoptInt(w.rx.fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soErr != 0 {
 				w.log.Warn("monitor port error", "port", w.portIdx, "err", unix.Errno(soErr))
 			}
