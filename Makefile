@@ -11,7 +11,7 @@ all: build
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES := qemu-system-x86 ovmf systemd-boot-efi swtpm cryptsetup-bin e2fsprogs \
 	dosfstools mtools tshark tcpdump tcpreplay libndpi-bin openssh-server influxdb \
-	iproute2 jq curl binutils ethtool
+	iproute2 jq curl binutils argon2 ethtool
 
 deps:
 	@if ! dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then \

@@ -8,32 +8,41 @@ package daemon
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"github.com/multimeter-fw/multimeter/services/api"
+	"github.com/multimeter-fw/multimeter/services/auth"
+	"github.com/multimeter-fw/multimeter/services/authapi"
+	"github.com/multimeter-fw/multimeter/services/httpsredirect"
+	"github.com/multimeter-fw/multimeter/services/sysinfo"
 	"github.com/multimeter-fw/multimeter/services/tlscert"
 	"github.com/multimeter-fw/multimeter/services/version"
+	"github.com/multimeter-fw/multimeter/services/ws"
 )
 
 // Config is what main hands the daemon. The zero value of optional fields
 // means the default.
 type Config struct {
-	DataDir       string   // persistent state: config, users, certificates
-	Listen        string   // HTTPS address, ":443" in the image
-	Replay        []string // pcap/pcapng files fed to the main instance as a monitor port
-	Ifaces        []string // monitor interfaces
-	Storage       []string // ring buffer storage directories (natively)
-	AdminPassword string   // initial admin password for a fresh data directory
-	Model         string   // model profile name; "virtual" by default
-	Hostname      string   // defaults to os.Hostname
-	BootSlot      string   // firmware slot this boot came from ("native" when not in the image)
+	DataDir            string    // persistent state: config, users, certificates
+	Listen             string    // HTTPS address, ":443" in the image
+	HTTPRedirectListen string    // plain HTTP address that only redirects to HTTPS (":80" in the image); "" for none
+	Replay             []string  // pcap/pcapng files fed to the main instance as a monitor port
+	Ifaces             []string  // monitor interfaces
+	Storage            []string  // ring buffer storage directories (natively)
+	AdminPassword      string    // initial admin password for a fresh data directory
+	Console            io.Writer // where a generated first-boot admin password is shown once; os.Stderr by default
+	Model              string    // model profile name; "virtual" by default
+	Hostname           string    // defaults to os.Hostname
+	BootSlot           string    // firmware slot this boot came from ("native" when not in the image)
 }
 
 // Validate reports the first configuration mistake.
@@ -57,6 +66,46 @@ func (c *Config) fillDefaults() {
 	if c.BootSlot == "" {
 		c.BootSlot = "native"
 	}
+	if c.Console == nil {
+		c.Console = os.Stderr
+	}
+}
+
+// system is everything Run builds before it starts serving.
+type system struct {
+	certs  *tlscert.Store
+	auth   *auth.Service
+	hub    *ws.Hub
+	router *api.Router
+}
+
+// build creates the data directory's state and the services, and puts
+// every route into the API's table.
+func build(cfg Config, log *slog.Logger) (*system, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("daemon: data directory: %w", err)
+	}
+	certs, err := tlscert.Open(filepath.Join(cfg.DataDir, "tls"), cfg.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	authSvc, err := auth.New(auth.Config{
+		UsersFile:     filepath.Join(cfg.DataDir, "users.json"),
+		AdminPassword: cfg.AdminPassword,
+		Console:       cfg.Console,
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	sys := sysinfo.New(sysinfo.Config{Model: cfg.Model, Hostname: cfg.Hostname, BootSlot: cfg.BootSlot})
+	hub := ws.New(ws.Config{}, authSvc, log)
+	hub.Register("system", 0, ws.ProviderFunc(func(ws.Request) (any, error) { return sys.Info(), nil }))
+
+	rt := api.New(api.Config{Hostname: cfg.Hostname}, authSvc, log)
+	rt.Handle("GET", "/API/info/system", 0, func(*api.Request) (any, error) { return sys.Info(), nil })
+	rt.HandleRaw("GET", "/API/ws", 0, func(w http.ResponseWriter, r *api.Request) { hub.Serve(w, r.HTTP, r.Principal) })
+	authapi.Register(rt, authSvc)
+	return &system{certs: certs, auth: authSvc, hub: hub, router: rt}, nil
 }
 
 // Run serves until ctx is cancelled. A cancelled context is a clean stop
@@ -66,46 +115,70 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	cfg.fillDefaults()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("daemon: data directory: %w", err)
-	}
-	certs, err := tlscert.Open(filepath.Join(cfg.DataDir, "tls"), cfg.Hostname)
+	s, err := build(cfg, log)
 	if err != nil {
 		return err
 	}
-	started := time.Now()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /API/info/system", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{
-			"product":       version.Product,
-			"version":       version.Version,
-			"model":         cfg.Model,
-			"hostname":      cfg.Hostname,
-			"uptimeSeconds": int64(time.Since(started).Seconds()),
-			"bootSlot":      cfg.BootSlot,
-		})
-	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("daemon: listen %s: %w", cfg.Listen, err)
 	}
-	srv := &http.Server{
-		Handler:           mux,
-		TLSConfig:         &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12},
+	servers := []*http.Server{{
+		Handler:           s.router,
+		TLSConfig:         &tls.Config{GetCertificate: s.certs.GetCertificate, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}}
+	listeners := []net.Listener{ln}
+	if cfg.HTTPRedirectListen != "" {
+		rln, err := net.Listen("tcp", cfg.HTTPRedirectListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("daemon: listen %s: %w", cfg.HTTPRedirectListen, err)
+		}
+		_, httpsPort, _ := net.SplitHostPort(ln.Addr().String())
+		servers = append(servers, &http.Server{
+			Handler:           httpsredirect.Handler(httpsPort),
+			ReadHeaderTimeout: 10 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		})
+		listeners = append(listeners, rln)
+		log.Info("http redirect listening", "addr", rln.Addr().String())
 	}
 	log.Info("https listening", "addr", ln.Addr().String(), "version", version.Version, "model", cfg.Model)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { s.hub.Run(hubCtx) })
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		wg.Go(func() {
+			var err error
+			if i == 0 {
+				err = srv.ServeTLS(listeners[i], "", "")
+			} else {
+				err = srv.Serve(listeners[i])
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		})
+	}
+	var runErr error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("daemon: serve: %w", err)
+		runErr = fmt.Errorf("daemon: serve: %w", err)
 	case <-ctx.Done():
 	}
+	stopHub() // closes the websockets, which Shutdown does not track
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	srv.Shutdown(shutdownCtx)
-	return nil
+	for _, srv := range servers {
+		srv.Shutdown(shutdownCtx)
+	}
+	wg.Wait()
+	return runErr
 }

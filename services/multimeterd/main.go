@@ -3,7 +3,12 @@
 //
 // Synopsis:
 //
-//	multimeterd --data DIR --listen ADDR [--replay FILE]... [--iface NAME]... [--storage DIR]...
+//	multimeterd --data DIR --listen ADDR [--http-redirect-listen ADDR] [--admin-password PW]
+//	            [--console FILE] [--replay FILE]... [--iface NAME]... [--storage DIR]...
+//
+// On a fresh data directory without --admin-password, the generated
+// password of the admin user is written once to the console (--console,
+// stderr by default), never to the log.
 //
 // In the image the init starts it with the data partition and :443; natively
 // it runs against a pcap or a monitor interface for development and tests.
@@ -40,6 +45,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var replay, ifaces, storage listFlag
 	fs.StringVar(&cfg.DataDir, "data", "", "data directory (config, users, certificates)")
 	fs.StringVar(&cfg.Listen, "listen", ":443", "HTTPS listen address")
+	fs.StringVar(&cfg.HTTPRedirectListen, "http-redirect-listen", "", "plain HTTP address that only redirects to HTTPS (e.g. :80)")
+	console := fs.String("console", "", "file to show a generated first-boot admin password on (default stderr)")
 	fs.Var(&replay, "replay", "pcap/pcapng file to analyse as a monitor port (repeatable)")
 	fs.Var(&ifaces, "iface", "monitor interface (repeatable)")
 	fs.Var(&storage, "storage", "ring buffer storage directory (repeatable)")
@@ -54,6 +61,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "multimeterd: --data is required")
 		fs.Usage()
 		return errUsage
+	}
+	cfg.Console = stderr
+	if *console != "" {
+		f, err := os.OpenFile(*console, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return fmt.Errorf("multimeterd: console: %w", err)
+		}
+		defer f.Close()
+		cfg.Console = f
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	return daemon.Run(ctx, cfg, log)
