@@ -120,8 +120,12 @@ func (c *Config) buffers() []BufferConfig {
 	return out
 }
 
-func (c *BufferConfig) segmentSpan() time.Duration { return time.Duration(c.SegmentSeconds) * time.Second }
-func (c *BufferConfig) flushEvery() time.Duration  { return time.Duration(c.FlushMillis) * time.Millisecond }
+func (c *BufferConfig) segmentSpan() time.Duration {
+	return time.Duration(c.SegmentSeconds) * time.Second
+}
+func (c *BufferConfig) flushEvery() time.Duration {
+	return time.Duration(c.FlushMillis) * time.Millisecond
+}
 
 // Validate reports the first mistake in the configuration.
 func (c *Config) Validate() error {

@@ -328,5 +328,3 @@ func (w *writer) publish(l *liveSeg) (*segInfo, error) {
 	}
 	return &segInfo{seq: l.seq, shard: l.shard, data: l.data, idx: l.idx, hdr: x.Header, size: l.size + int64(len(data))}, nil
 }
-
-
