@@ -56,6 +56,7 @@ func (bt *batch) add(p *decode.Packet, data []byte, orig uint32, m *tap.Meta) {
 type item struct {
 	batch *batch
 	flush chan error
+	sync  bool // flush: fsync too
 	stop  bool
 }
 

@@ -324,7 +324,13 @@ func (b *Buffer) sealStale() {
 // Flush writes every packet handed over so far and fsyncs the segment
 // files: when it returns, those packets survive a crash and are
 // searchable.
-func (b *Buffer) Flush() error {
+func (b *Buffer) Flush() error { return b.writeOut(true) }
+
+// WriteOut writes every packet handed over so far, without waiting for
+// the disk to make it durable: when it returns, they are searchable.
+func (b *Buffer) WriteOut() error { return b.writeOut(false) }
+
+func (b *Buffer) writeOut(sync bool) error {
 	if b.closed.Load() {
 		return ErrClosed
 	}
@@ -332,7 +338,7 @@ func (b *Buffer) Flush() error {
 	var errs []error
 	for _, w := range b.writers {
 		done := make(chan error, 1)
-		w.queue <- item{flush: done}
+		w.queue <- item{flush: done, sync: sync}
 		errs = append(errs, <-done)
 	}
 	return errors.Join(errs...)

@@ -63,8 +63,10 @@ func (w *writer) run() {
 			switch {
 			case it.batch != nil:
 				w.write(it.batch)
-			case it.flush != nil:
+			case it.flush != nil && it.sync:
 				it.flush <- w.syncAll()
+			case it.flush != nil:
+				it.flush <- nil
 			case it.stop:
 				for _, l := range w.lanes {
 					w.finish(l)
