@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
+	"github.com/multimeter-fw/multimeter/services/decode"
 	"github.com/multimeter-fw/multimeter/services/ringbuf"
 	"github.com/multimeter-fw/multimeter/services/ringbuf/ringbuftest"
 )
@@ -109,4 +109,12 @@ func smallBuffer(t testing.TB, n int) ringbuf.BufferConfig {
 	return c
 }
 
-var _ = filepath.Join
+
+// decodePacket decodes test packets for filter.Match.
+type decodePacket struct{ p decode.Packet }
+
+func (d *decodePacket) of(pk ringbuftest.Packet) *decode.Packet {
+	d.p.Timestamp, d.p.OrigLen, d.p.Port = pk.Timestamp, pk.OrigLen, pk.Port
+	decode.Decode(&d.p, decode.LinkEthernet, pk.Frame)
+	return &d.p
+}
