@@ -109,7 +109,6 @@ func smallBuffer(t testing.TB, n int) ringbuf.BufferConfig {
 	return c
 }
 
-
 // decodePacket decodes test packets for filter.Match.
 type decodePacket struct{ p decode.Packet }
 
