@@ -28,7 +28,7 @@ type device struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	segs    []*segInfo       // finished, oldest first
-	live    map[int]*liveSeg // by shard
+	live    map[uint64]*liveSeg // by seq
 	used    int64            // bytes of our files on the device
 	nextSeq uint64
 	limitAt time.Time
@@ -63,7 +63,7 @@ func parseSegName(name string) (seq uint64, shard int, ok bool) {
 
 func openDevice(dc DeviceConfig, bufID, num int, defPct float64, log *slog.Logger) (*device, error) {
 	d := &device{num: num, dir: dirName(dc.Path, bufID), cfg: dc, defPct: defPct,
-		log: log.With("device", dc.Path), live: map[int]*liveSeg{}}
+		log: log.With("device", dc.Path), live: map[uint64]*liveSeg{}}
 	if err := os.MkdirAll(d.dir, 0o750); err != nil {
 		return nil, fmt.Errorf("ringbuf: storage device %s: %w", dc.Path, err)
 	}

@@ -120,6 +120,11 @@ func OpenBuffer(cfg BufferConfig, log *slog.Logger) (*Buffer, error) {
 	nbatches := int(max(cfg.QueueBytes/cfg.BatchBytes, 2))
 	b.pool = make(chan *batch, nbatches)
 	mem := alignedAlloc(nbatches * int(cfg.BatchBytes))
+	// Touch the queue's memory now: page faults belong to start-up, not
+	// to the packet path.
+	for i := 0; i < len(mem); i += 4096 {
+		mem[i] = 0
+	}
 	for i := range nbatches {
 		buf := mem[i*int(cfg.BatchBytes) : i*int(cfg.BatchBytes) : (i+1)*int(cfg.BatchBytes)]
 		b.pool <- &batch{buf: buf, limit: int(cfg.BatchBytes) - segment.SyncReserve}
@@ -359,7 +364,9 @@ func (b *Buffer) Close() error {
 	b.wg.Wait()
 	var errs []error
 	for _, w := range b.writers {
+		w.mu.Lock()
 		errs = append(errs, w.err)
+		w.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }

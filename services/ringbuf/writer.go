@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,24 +40,69 @@ type liveSeg struct {
 }
 
 // writer writes one device's batches; it owns that device's live
-// segments.
+// segments. Indexing runs in a second goroutine (indexLoop), so that the
+// next write is under way while a batch is indexed.
 type writer struct {
 	b       *Buffer
 	d       *device
 	queue   chan item
-	lanes   map[int]*liveSeg
-	scratch []byte // aligned, for header chunks
-	err     error  // first write error, reported by Close
+	jobs    chan indexJob
+	lanes   map[int]*liveSeg // written by run
+	scratch []byte           // aligned, for header chunks
+	mu      sync.Mutex       // guards err
+	err     error            // first write error, reported by Close
+}
+
+// indexJob is work for the indexer, done in order: index a written
+// batch (and return it to the pool), finish a segment, or signal done.
+type indexJob struct {
+	l      *liveSeg
+	bt     *batch
+	finish bool
+	done   chan struct{}
 }
 
 func newWriter(b *Buffer, d *device, batches int) *writer {
-	return &writer{b: b, d: d, queue: make(chan item, batches+MaxShards+8),
+	return &writer{b: b, d: d, queue: make(chan item, batches+MaxShards+8), jobs: make(chan indexJob, batches+MaxShards+8),
 		lanes: map[int]*liveSeg{}, scratch: alignedAlloc(1 << 20)}
+}
+
+// indexLoop indexes written batches and finishes segments.
+func (w *writer) indexLoop() {
+	for j := range w.jobs {
+		switch {
+		case j.bt != nil:
+			j.l.builder.Add(j.bt.entries)
+			w.release(j.bt)
+		case j.finish:
+			w.finishNow(j.l)
+		case j.done != nil:
+			close(j.done)
+		}
+	}
+}
+
+// release returns a batch to the pool.
+func (w *writer) release(bt *batch) {
+	w.b.st.inFlight.Add(-int64(len(bt.buf)))
+	w.b.pool <- bt
+}
+
+// indexed waits until the indexer has done everything queued before.
+func (w *writer) indexed() {
+	done := make(chan struct{})
+	w.jobs <- indexJob{done: done}
+	<-done
 }
 
 func (w *writer) run() {
 	t := time.NewTicker(syncEvery)
 	defer t.Stop()
+	ix := make(chan struct{})
+	go func() {
+		defer close(ix)
+		w.indexLoop()
+	}()
 	for {
 		select {
 		case it := <-w.queue:
@@ -64,13 +110,18 @@ func (w *writer) run() {
 			case it.batch != nil:
 				w.write(it.batch)
 			case it.flush != nil && it.sync:
-				it.flush <- w.syncAll()
+				err := w.syncAll()
+				w.indexed()
+				it.flush <- err
 			case it.flush != nil:
+				w.indexed()
 				it.flush <- nil
 			case it.stop:
 				for _, l := range w.lanes {
 					w.finish(l)
 				}
+				close(w.jobs)
+				<-ix
 				return
 			}
 		case <-t.C:
@@ -87,6 +138,8 @@ func (w *writer) run() {
 
 func (w *writer) fail(op string, err error) {
 	w.b.st.writeErrors.Add(1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.err == nil {
 		w.err = fmt.Errorf("ringbuf: %s: %w", op, err)
 		w.b.log.Error("ring buffer write failed", "op", op, "err", err)
@@ -96,9 +149,11 @@ func (w *writer) fail(op string, err error) {
 // write appends a batch to its lane's segment, rotating first if needed.
 func (w *writer) write(bt *batch) {
 	b := w.b
+	queued := false
 	defer func() {
-		b.st.inFlight.Add(-int64(len(bt.buf)))
-		b.pool <- bt
+		if !queued {
+			w.release(bt)
+		}
 	}()
 	l := w.lanes[bt.shard]
 	if l != nil && l.packets > 0 && (l.size+int64(len(bt.buf))+segment.SyncReserve > b.cfg.SegmentBytes ||
@@ -140,7 +195,6 @@ func (w *writer) write(bt *batch) {
 		l.firstTs = bt.entries[0].Timestamp
 	}
 	l.size += need
-	l.builder.Add(bt.entries)
 	l.packets += uint64(bt.packets)
 	l.unsynced += uint64(bt.packets)
 	bt.buf = chunk[:n]
@@ -148,6 +202,8 @@ func (w *writer) write(bt *batch) {
 	b.st.bytes.Add(bt.bytes)
 	b.st.origBytes.Add(bt.orig)
 	b.st.fileBytes.Add(uint64(need))
+	w.jobs <- indexJob{l: l, bt: bt}
+	queued = true
 }
 
 // reserve makes room for n more bytes of l on the device.
@@ -236,7 +292,7 @@ func (w *writer) open(shard int) (*liveSeg, error) {
 	l.builder = index.NewBuilder(links)
 	w.lanes[shard] = l
 	d.mu.Lock()
-	d.live[shard] = l
+	d.live[seq] = l
 	d.mu.Unlock()
 	return l, nil
 }
@@ -258,6 +314,8 @@ func (w *writer) describePorts(l *liveSeg) error {
 	}
 	l.size += int64(len(hdr))
 	l.links = len(links)
+	// Interfaces are only appended: the indexer may read the longer list
+	// before it indexes a packet of a new port, never after.
 	l.builder.SetLinks(links)
 	return nil
 }
@@ -280,11 +338,17 @@ func (w *writer) syncAll() error {
 	return errors.Join(errs...)
 }
 
-// finish closes a segment: fsync, index written atomically, renamed to
-// its final name, catalogued.
+// finish hands a segment to the indexer to be finished once its batches
+// are indexed; the writer goes on with other segments meanwhile.
 func (w *writer) finish(l *liveSeg) {
-	d := w.d
 	delete(w.lanes, l.shard)
+	w.jobs <- indexJob{l: l, finish: true}
+}
+
+// finishNow closes a segment: fsync, index written atomically, renamed to
+// its final name, catalogued.
+func (w *writer) finishNow(l *liveSeg) {
+	d := w.d
 	err := unix.Fdatasync(int(l.f.Fd()))
 	if err == nil {
 		w.b.st.durable.Add(l.unsynced)
@@ -296,7 +360,7 @@ func (w *writer) finish(l *liveSeg) {
 		si, err = w.publish(l)
 	}
 	d.mu.Lock()
-	delete(d.live, l.shard)
+	delete(d.live, l.seq)
 	d.used -= l.reserved
 	if si != nil {
 		d.segs = append(d.segs, si)
