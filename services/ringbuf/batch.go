@@ -40,7 +40,11 @@ func (bt *batch) add(p *decode.Packet, data []byte, orig uint32, m *tap.Meta) {
 	rec := segment.Record{Iface: uint32(p.Port), Timestamp: p.Timestamp, OrigLen: orig, Data: data,
 		Seq: m.Seq, App: uint16(m.App), Group: m.Group}
 	bt.buf = segment.AppendEPB(bt.buf, &rec)
-	bt.entries = append(bt.entries, index.Entry{})
+	if len(bt.entries) < cap(bt.entries) {
+		bt.entries = bt.entries[:len(bt.entries)+1] // SetPacket sets every field read
+	} else {
+		bt.entries = append(bt.entries, index.Entry{})
+	}
 	e := &bt.entries[len(bt.entries)-1]
 	e.SetPacket(p, m)
 	e.Offset = uint64(pos)

@@ -213,6 +213,9 @@ func (w *writer) reserve(l *liveSeg, n int64) bool {
 	}
 	grow := max(n, int64(w.b.cfg.BatchBytes)*4)
 	if !w.d.makeRoom(grow) {
+		// Segments the indexer is finishing cannot be deleted yet: let it
+		// catalogue them, then try again.
+		w.indexed()
 		if !w.d.makeRoom(n) {
 			return false
 		}

@@ -49,9 +49,11 @@ const (
 )
 
 // SetPacket fills e's keys from a decoded packet and its metadata; Offset
-// is left to the caller.
+// is left to the caller. Fields the flags say are absent keep stale
+// values: nothing reads them.
 func (e *Entry) SetPacket(p *decode.Packet, m *tap.Meta) {
-	*e = Entry{Offset: e.Offset, Timestamp: p.Timestamp, Seq: m.Seq, App: uint16(m.App)}
+	e.Timestamp, e.Seq, e.App = p.Timestamp, m.Seq, uint16(m.App)
+	e.Flags = 0
 	if p.IPVersion != 0 {
 		e.Flags |= entryIP
 		e.SrcIP, e.DstIP, e.Proto = p.SrcIP, p.DstIP, p.Proto

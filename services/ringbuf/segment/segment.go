@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 
 	"github.com/multimeter-fw/multimeter/services/decode"
 )
@@ -131,25 +132,31 @@ func appendOption(b []byte, code uint16, v []byte) []byte {
 func AppendEPB(b []byte, r *Record) []byte {
 	n := len(r.Data)
 	total := MaxEPBLen(n)
-	b = le32(b, typeEPB)
-	b = le32(b, uint32(total))
-	b = le32(b, r.Iface)
-	b = le32(b, uint32(uint64(r.Timestamp)>>32))
-	b = le32(b, uint32(r.Timestamp))
-	b = le32(b, uint32(n))
-	b = le32(b, r.OrigLen)
-	b = append(b, r.Data...)
-	for range pad4(n) - n {
-		b = append(b, 0)
+	start := len(b)
+	b = slices.Grow(b, total)[:start+total]
+	blk := b[start:]
+	le := binary.LittleEndian
+	le.PutUint32(blk[0:], typeEPB)
+	le.PutUint32(blk[4:], uint32(total))
+	le.PutUint32(blk[8:], r.Iface)
+	le.PutUint32(blk[12:], uint32(uint64(r.Timestamp)>>32))
+	le.PutUint32(blk[16:], uint32(r.Timestamp))
+	le.PutUint32(blk[20:], uint32(n))
+	le.PutUint32(blk[24:], r.OrigLen)
+	copy(blk[epbFixed:], r.Data)
+	opt := blk[epbFixed+pad4(n):]
+	for i := epbFixed + n; i < epbFixed+pad4(n); i++ {
+		blk[i] = 0
 	}
-	b = le16(b, optCustomNC)
-	b = le16(b, metaOption-4)
-	b = le32(b, PEN)
-	b = le64(b, r.Seq)
-	b = le16(b, r.App)
-	b = le16(b, r.Group)
-	b = le32(b, optEnd)
-	return le32(b, uint32(total))
+	le.PutUint16(opt[0:], optCustomNC)
+	le.PutUint16(opt[2:], metaOption-4)
+	le.PutUint32(opt[4:], PEN)
+	le.PutUint64(opt[8:], r.Seq)
+	le.PutUint16(opt[16:], r.App)
+	le.PutUint16(opt[18:], r.Group)
+	le.PutUint32(opt[20:], optEnd)
+	le.PutUint32(opt[24:], uint32(total))
+	return b
 }
 
 // AppendSync ends the chunk that starts at b[chunkStart:] with a sync
