@@ -29,3 +29,14 @@ unit-test:
 	$(GO) test ./...
 
 test: vet unit-test
+
+.PHONY: bench bench-ringbuf
+
+bench: bench-ringbuf
+
+# Ring buffer: write rate next to dd and tcpdump, index size, extraction
+# from a 20 GB buffer with a cold page cache next to tcpdump (needs root),
+# and the hot-path micro-benchmarks.
+bench-ringbuf:
+	$(GO) test -run XXX -bench . -benchmem ./services/filter ./services/ringbuf/... ./services/extract
+	$(GO) run ./tools/cmd/ringbench $(RINGBENCH_FLAGS)
