@@ -371,6 +371,9 @@ func (b *Buffer) Close() error {
 	return errors.Join(errs...)
 }
 
+// InFlight returns the bytes queued in memory, not yet written.
+func (b *Buffer) InFlight() int64 { return b.st.inFlight.Load() }
+
 // Stats are a ring buffer's figures.
 type Stats struct {
 	ID int `json:"id"`
