@@ -329,7 +329,9 @@ func (s *searcher) start(r *run) {
 			}
 			gg := g
 			g = nil
+			s.wg.Add(1)
 			go func() {
+				defer s.wg.Done()
 				defer func() { <-s.sem }()
 				gg.buf = make([]byte, gg.end-gg.start)
 				n, err := r.h.f.ReadAt(gg.buf, gg.start)

@@ -27,9 +27,9 @@ type device struct {
 	defPct  float64 // share when the config gives none
 	log     *slog.Logger
 	mu      sync.Mutex
-	segs    []*segInfo       // finished, oldest first
+	segs    []*segInfo          // finished, oldest first
 	live    map[uint64]*liveSeg // by seq
-	used    int64            // bytes of our files on the device
+	used    int64               // bytes of our files on the device
 	nextSeq uint64
 	limitAt time.Time
 	limit   int64
