@@ -149,4 +149,3 @@ func TestPlannerSkips(t *testing.T) {
 	}
 }
 
-var _ = ringbuf.ErrGone

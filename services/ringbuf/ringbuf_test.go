@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -321,4 +320,3 @@ func BenchmarkPacket(b *testing.B) {
 	}
 }
 
-var _ = os.Remove
