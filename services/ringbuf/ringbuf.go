@@ -137,6 +137,7 @@ func OpenBuffer(cfg BufferConfig, log *slog.Logger) (*Buffer, error) {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
+			defer close(w.exited)
 			w.run()
 		}()
 	}
@@ -344,7 +345,12 @@ func (b *Buffer) writeOut(sync bool) error {
 	for _, w := range b.writers {
 		done := make(chan error, 1)
 		w.queue <- item{flush: done, sync: sync}
-		errs = append(errs, <-done)
+		select {
+		case err := <-done:
+			errs = append(errs, err)
+		case <-w.exited:
+			return ErrClosed
+		}
 	}
 	return errors.Join(errs...)
 }

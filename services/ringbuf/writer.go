@@ -51,6 +51,7 @@ type writer struct {
 	scratch []byte           // aligned, for header chunks
 	mu      sync.Mutex       // guards err
 	err     error            // first write error, reported by Close
+	exited  chan struct{}    // closed when run returns
 }
 
 // indexJob is work for the indexer, done in order: index a written
@@ -64,7 +65,7 @@ type indexJob struct {
 
 func newWriter(b *Buffer, d *device, batches int) *writer {
 	return &writer{b: b, d: d, queue: make(chan item, batches+MaxShards+8), jobs: make(chan indexJob, batches+MaxShards+8),
-		lanes: map[int]*liveSeg{}, scratch: alignedAlloc(1 << 20)}
+		lanes: map[int]*liveSeg{}, scratch: alignedAlloc(1 << 20), exited: make(chan struct{})}
 }
 
 // indexLoop indexes written batches and finishes segments.
