@@ -42,9 +42,9 @@ type Result struct {
 const (
 	// readers bounds concurrent reads of one search: a cold cache needs
 	// many requests in flight.
-	readers = 32
+	readers = 64
 	// readAhead bounds read groups in flight per run.
-	readAhead = 16
+	readAhead = 32
 	// A read group spans packets at most maxGap apart, at most maxGroup
 	// bytes in all.
 	maxGap   = 32 << 10

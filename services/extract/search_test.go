@@ -148,4 +148,3 @@ func TestPlannerSkips(t *testing.T) {
 		t.Errorf("host and port: %d candidates; want at most the host's %d", combo.Candidates, host.Candidates)
 	}
 }
-

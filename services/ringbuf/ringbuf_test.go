@@ -319,4 +319,3 @@ func BenchmarkPacket(b *testing.B) {
 		b.ReportMetric(float64(st.DroppedPackets)/float64(b.N), "dropped/op")
 	}
 }
-

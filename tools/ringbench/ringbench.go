@@ -337,9 +337,9 @@ func (b *bench) extraction(ctx context.Context) error {
 			overlap = append(overlap, f.path)
 		}
 	}
-	// The BPF equivalent of ip==host: tagged frames need the vlan
-	// primitive to be looked into.
-	bpf := fmt.Sprintf("host %s or (vlan and host %s)", host, host)
+	// The BPF equivalent of ip==host (IP packets, not ARP); tagged frames
+	// need the vlan primitive to be looked into.
+	bpf := fmt.Sprintf("ip host %s or (vlan and ip host %s)", host, host)
 	for _, set := range []struct {
 		name  string
 		files []string
