@@ -282,6 +282,9 @@ func (b *Buffer) seal(s *shardState) {
 		b.pool <- bt
 		return
 	}
+	// Close the chunk here, on the shard's goroutine: the checksum is the
+	// one pass over the data the device writer would otherwise make.
+	bt.buf = segment.AppendSync(bt.buf, 0, uint32(bt.packets))
 	b.st.inFlight.Add(int64(len(bt.buf)))
 	// The queue holds as many items as there are batches, plus room for
 	// control requests: this never blocks.

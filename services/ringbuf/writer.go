@@ -177,8 +177,7 @@ func (w *writer) write(bt *batch) {
 			return
 		}
 	}
-	n := len(bt.buf)
-	chunk := segment.AppendSync(bt.buf, 0, uint32(bt.packets))
+	chunk := bt.buf // sealed: ends with its sync block
 	need := int64(len(chunk))
 	if !w.reserve(l, need) {
 		b.drop(uint64(bt.packets), bt.orig)
@@ -198,7 +197,6 @@ func (w *writer) write(bt *batch) {
 	l.size += need
 	l.packets += uint64(bt.packets)
 	l.unsynced += uint64(bt.packets)
-	bt.buf = chunk[:n]
 	b.st.packets.Add(uint64(bt.packets))
 	b.st.bytes.Add(bt.bytes)
 	b.st.origBytes.Add(bt.orig)
