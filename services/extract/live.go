@@ -9,6 +9,7 @@ import (
 
 	"github.com/multimeter-fw/multimeter/services/decode"
 	"github.com/multimeter-fw/multimeter/services/filter"
+	"github.com/multimeter-fw/multimeter/services/ringbuf"
 	"github.com/multimeter-fw/multimeter/services/tap"
 )
 
@@ -84,7 +85,7 @@ func (l *Live) Packet(shard int, p *decode.Packet, frame []byte, m *tap.Meta) {
 	var h [liveHeader]byte
 	binary.LittleEndian.PutUint64(h[0:], uint64(p.Timestamp))
 	binary.LittleEndian.PutUint32(h[8:], uint32(p.Port))
-	binary.LittleEndian.PutUint32(h[12:], uint32(linkOf(p)))
+	binary.LittleEndian.PutUint32(h[12:], uint32(ringbuf.LinkTypeOf(p)))
 	binary.LittleEndian.PutUint32(h[16:], max(p.OrigLen, uint32(len(frame))))
 	binary.LittleEndian.PutUint64(h[20:], m.Seq)
 	binary.LittleEndian.PutUint32(h[28:], uint32(len(frame)))
@@ -115,19 +116,6 @@ func (l *Live) put(pos int, b []byte) {
 func (l *Live) get(pos int, b []byte) {
 	n := copy(b, l.queue[pos:])
 	copy(b[n:], l.queue)
-}
-
-// linkOf tells the link type of a decoded frame (see ringbuf).
-func linkOf(p *decode.Packet) decode.LinkType {
-	switch {
-	case p.Layers&decode.LayerSLL != 0 && p.L3Off == 16:
-		return decode.LinkSLL
-	case p.Layers&decode.LayerSLL != 0:
-		return decode.LinkSLL2
-	case p.Layers&decode.LayerEthernet == 0 && p.IPVersion != 0 && p.L3Off == 0:
-		return decode.LinkRaw
-	}
-	return decode.LinkEthernet
 }
 
 // Run streams queued packets to w until ctx ends, the end time passes, or

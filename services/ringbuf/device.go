@@ -1,6 +1,7 @@
 package ringbuf
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -135,18 +136,8 @@ func (d *device) load() error {
 		d.segs = append(d.segs, si)
 		d.used += si.size
 	}
-	slices.SortFunc(d.segs, func(a, b *segInfo) int { return cmpUint(a.seq, b.seq) })
+	slices.SortFunc(d.segs, func(a, b *segInfo) int { return cmp.Compare(a.seq, b.seq) })
 	return nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // catalog reads what the catalog keeps of a finished segment: the index

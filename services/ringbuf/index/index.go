@@ -118,15 +118,3 @@ func numKey(kind filter.TermKind, v uint32) key {
 func (k key) num() uint32 {
 	return uint32(k.v[0]) | uint32(k.v[1])<<8 | uint32(k.v[2])<<16 | uint32(k.v[3])<<24
 }
-
-// termKeys reports whether k lies in t's set.
-func termHas(t filter.Term, k key) bool {
-	if t.Kind != k.kind {
-		return false
-	}
-	if t.Kind == filter.TermIP {
-		return filter.InPrefix(decode.Addr(k.v), t.Addr, t.Bits)
-	}
-	n := k.num()
-	return n >= t.Lo && n <= t.Hi
-}

@@ -257,3 +257,15 @@ func mustAddr(s string) decode.Addr {
 	}
 	return a
 }
+
+// termHas reports whether k lies in t's set.
+func termHas(t filter.Term, k key) bool {
+	if t.Kind != k.kind {
+		return false
+	}
+	if t.Kind == filter.TermIP {
+		return filter.InPrefix(decode.Addr(k.v), t.Addr, t.Bits)
+	}
+	n := k.num()
+	return n >= t.Lo && n <= t.Hi
+}
