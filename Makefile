@@ -30,11 +30,19 @@ unit-test:
 
 test: vet unit-test
 
+# Benchmarks: every figure printed beside the peers' figures from the same run.
+.PHONY: bench bench-live bench-ringbuf
+bench: bench-live bench-ringbuf
+
 # Live capture over a veth pair in a network namespace at tcpreplay's top
 # speed, beside tcpdump on the same veth (needs root).
-.PHONY: bench bench-live
 bench-live:
 	$(GO) run ./tools/cmd/livebench -mode sink
 	$(GO) run ./tools/cmd/livebench -mode bridge
 
-bench: bench-live
+# Ring buffer: write rate next to dd and tcpdump, index size, extraction
+# from a 20 GB buffer with a cold page cache next to tcpdump (needs root),
+# and the hot-path micro-benchmarks.
+bench-ringbuf:
+	$(GO) test -run XXX -bench . -benchmem ./services/filter ./services/ringbuf/... ./services/extract
+	$(GO) run ./tools/cmd/ringbench $(RINGBENCH_FLAGS)
