@@ -16,7 +16,7 @@ all: build
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES := qemu-system-x86 ovmf systemd-boot-efi swtpm cryptsetup-bin e2fsprogs \
 	dosfstools mtools tshark tcpdump tcpreplay libndpi-bin openssh-server influxdb \
-	iproute2 jq curl binutils argon2 kmod fdisk
+	iproute2 jq curl binutils argon2 ethtool kmod fdisk
 
 deps:
 	@if ! dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then \
@@ -61,3 +61,20 @@ test: deps vet kernel unit-test
 # Image size, build time and boot-to-API time of the production image.
 bench-image: deps
 	$(GO) run ./tools/benchimage -version $(VERSION)
+
+# Benchmarks: every figure printed beside the peers' figures from the same run.
+.PHONY: bench bench-live bench-ringbuf
+bench: bench-live bench-ringbuf
+
+# Live capture over a veth pair in a network namespace at tcpreplay's top
+# speed, beside tcpdump on the same veth (needs root).
+bench-live:
+	$(GO) run ./tools/cmd/livebench -mode sink
+	$(GO) run ./tools/cmd/livebench -mode bridge
+
+# Ring buffer: write rate next to dd and tcpdump, index size, extraction
+# from a 20 GB buffer with a cold page cache next to tcpdump (needs root),
+# and the hot-path micro-benchmarks.
+bench-ringbuf:
+	$(GO) test -run XXX -bench . -benchmem ./services/filter ./services/ringbuf/... ./services/extract
+	$(GO) run ./tools/cmd/ringbench $(RINGBENCH_FLAGS)

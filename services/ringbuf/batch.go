@@ -1,0 +1,67 @@
+package ringbuf
+
+import (
+	"time"
+	"unsafe"
+
+	"github.com/multimeter-fw/multimeter/services/decode"
+	"github.com/multimeter-fw/multimeter/services/ringbuf/index"
+	"github.com/multimeter-fw/multimeter/services/ringbuf/segment"
+	"github.com/multimeter-fw/multimeter/services/tap"
+)
+
+// batch is one aligned write: packet blocks of one shard for one device,
+// with their index entries (offsets relative to the batch).
+type batch struct {
+	buf     []byte // aligned; cap is the batch size
+	limit   int    // packet blocks end before this, leaving room for the sync block
+	entries []index.Entry
+	shard   int
+	dev     int
+	packets int
+	bytes   uint64 // captured bytes
+	orig    uint64 // wire bytes
+	maxPort int
+	lastTs  int64
+	started time.Time
+}
+
+func (bt *batch) reset(shard, dev int) {
+	bt.buf = bt.buf[:0]
+	bt.entries = bt.entries[:0]
+	bt.shard, bt.dev = shard, dev
+	bt.packets, bt.bytes, bt.orig, bt.maxPort, bt.lastTs = 0, 0, 0, 0, 0
+	bt.started = time.Now()
+}
+
+// add appends one packet; the caller checked that it fits.
+func (bt *batch) add(p *decode.Packet, data []byte, orig uint32, m *tap.Meta) {
+	pos := len(bt.buf)
+	rec := segment.Record{Iface: uint32(p.Port), Timestamp: p.Timestamp, OrigLen: orig, Data: data,
+		Seq: m.Seq, App: uint16(m.App), Group: m.Group}
+	bt.buf = segment.AppendEPB(bt.buf, &rec)
+	if len(bt.entries) < cap(bt.entries) {
+		bt.entries = bt.entries[:len(bt.entries)+1] // SetPacket sets every field read
+	} else {
+		bt.entries = append(bt.entries, index.Entry{})
+	}
+	e := &bt.entries[len(bt.entries)-1]
+	e.SetPacket(p, m)
+	e.Offset = uint64(pos)
+	bt.packets++
+	bt.bytes += uint64(len(data))
+	bt.orig += uint64(orig)
+	bt.maxPort = max(bt.maxPort, int(p.Port))
+	bt.lastTs = p.Timestamp
+}
+
+// item is what a device writer receives: a batch to write, a flush
+// request, or the order to stop.
+type item struct {
+	batch *batch
+	flush chan error
+	sync  bool // flush: fsync too
+	stop  bool
+}
+
+func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
