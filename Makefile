@@ -37,19 +37,19 @@ unit-test:
 
 # The pinned Debian kernel package (apt-get download into .cache/kernel).
 kernel:
-	$(GO) run ./tools/mkimage -fetch-kernel
+	$(GO) run ./tools/cmd/mkimage -fetch-kernel
 
 # images/out/$(PROFILE)/: vmlinuz, initramfs, slot UKI, disk.img, kernel-version.
 image:
-	$(GO) run ./tools/mkimage -profile $(PROFILE) -version $(VERSION)
+	$(GO) run ./tools/cmd/mkimage -profile $(PROFILE) -version $(VERSION)
 
 # Boot the factory disk image (OVMF + systemd-boot) with traffic on the
 # monitor port; UI on https://localhost:8443. Ctrl-C or `make stop` ends it.
 run: deps image
-	$(GO) run ./tools/runvm -profile $(PROFILE)
+	$(GO) run ./tools/cmd/runvm -profile $(PROFILE)
 
 stop:
-	$(GO) run ./tools/runvm -stop
+	$(GO) run ./tools/cmd/runvm -stop
 
 vm-test:
 	$(GO) test -count=1 -timeout 30m ./images/vmtest/
@@ -60,7 +60,7 @@ test: deps vet kernel unit-test
 
 # Image size, build time and boot-to-API time of the production image.
 bench-image: deps
-	$(GO) run ./tools/benchimage -version $(VERSION)
+	$(GO) run ./tools/cmd/benchimage -version $(VERSION)
 
 # Benchmarks: every figure printed beside the peers' figures from the same run.
 .PHONY: bench bench-live bench-ringbuf
