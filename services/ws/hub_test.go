@@ -215,7 +215,10 @@ func TestSubscriptionErrors(t *testing.T) {
 }
 
 func TestSlowClientDropped(t *testing.T) {
-	e := newEnv(t, ws.Config{Interval: 5 * time.Millisecond, SendQueue: 2, WriteTimeout: 2 * time.Second})
+	// The queue is deep enough that a loaded machine cannot starve the fast
+	// reader for its length (64 ticks), while the slow one, which never reads,
+	// fills its socket buffers and then its queue.
+	e := newEnv(t, ws.Config{Interval: 10 * time.Millisecond, SendQueue: 64, WriteTimeout: 2 * time.Second})
 	fast := e.mustDial(t, "viewer")
 	slow := e.mustDial(t, "viewer")
 	sub := map[string]any{"type": "subscribe", "id": "b", "topic": "big"}
