@@ -187,4 +187,3 @@ func BenchmarkTableUpsert(b *testing.B) {
 		})
 	}
 }
-

@@ -81,7 +81,7 @@ func TestFiguresMatchModel(t *testing.T) {
 		}
 		for _, q := range []Query{
 			{},
-			{Start: start + 240, End: start + 300},                 // fully in the per-second window and 10 s level
+			{Start: start + 240, End: start + 300}, // fully in the per-second window and 10 s level
 			{Start: start + 60, End: start + 180, Timespan: 60},    // 60 s level
 			{Start: start, End: start + 300, Timespan: 60},         // everything
 			{Start: start + 280, End: start + 290, Timespan: 1},    // recent seconds
