@@ -11,6 +11,7 @@ type Table[K Key, V any] struct {
 	links []link
 
 	free       uint32 // head of the free slot list (linked through links.next)
+	fresh      uint32 // slots [fresh:] were never used (so never touched)
 	head, tail uint32 // most and least recently active slots
 	n          int
 	inserts    uint64
@@ -29,31 +30,30 @@ type link struct {
 }
 
 // New returns a table holding at most capacity entries (at least 1). Its
-// memory is allocated here, once.
+// memory is allocated here, once; the operating system backs it only as
+// slots are first used.
 func New[K Key, V any](capacity int) *Table[K, V] {
-	capacity = max(capacity, 1)
+	capacity = min(max(capacity, 1), 1<<31)
 	size := indexSize(capacity)
-	t := &Table[K, V]{
+	return &Table[K, V]{
 		index: make([]uint64, size),
 		mask:  size - 1,
 		keys:  make([]K, capacity),
 		vals:  make([]V, capacity),
 		links: make([]link, capacity),
+		free:  none,
+		head:  none,
+		tail:  none,
 	}
-	t.Clear()
-	return t
 }
 
 // Clear removes every entry; the counters keep counting.
 func (t *Table[K, V]) Clear() {
 	clear(t.index)
-	clear(t.keys)
-	clear(t.vals)
-	for i := range t.links {
-		t.links[i] = link{next: uint32(i + 1)}
-	}
-	t.links[len(t.links)-1].next = none
-	t.free, t.head, t.tail, t.n = 0, none, none, 0
+	clear(t.keys[:t.fresh])
+	clear(t.vals[:t.fresh])
+	clear(t.links[:t.fresh])
+	t.free, t.fresh, t.head, t.tail, t.n = none, 0, none, none, 0
 }
 
 // Stats returns the table's counters.
@@ -66,6 +66,10 @@ func (t *Table[K, V]) Len() int { return t.n }
 
 // Cap is the number of slots.
 func (t *Table[K, V]) Cap() int { return len(t.keys) }
+
+// Slots bounds the slots in use: every used slot is below it, so scans
+// need not look further.
+func (t *Table[K, V]) Slots() int { return int(t.fresh) }
 
 // Key returns the key in slot, which must be in use.
 func (t *Table[K, V]) Key(slot uint32) *K { return &t.keys[slot] }
@@ -115,14 +119,19 @@ func (t *Table[K, V]) Upsert(k K, now uint32) (slot uint32, isNew bool) {
 			}
 		}
 	}
-	if t.free == none {
+	if t.free == none && int(t.fresh) == len(t.keys) {
 		t.evict()
 		// Eviction may have shifted entries into the probe sequence.
 		for pos = uint64(tag) & t.mask; t.index[pos] != 0; pos = (pos + 1) & t.mask {
 		}
 	}
-	slot = t.free
-	t.free = t.links[slot].next
+	if t.free != none {
+		slot = t.free
+		t.free = t.links[slot].next
+	} else {
+		slot = t.fresh
+		t.fresh++
+	}
 	t.index[pos] = bucketOf(tag, slot)
 	t.keys[slot] = k
 	var zero V

@@ -31,6 +31,21 @@ type Figures struct {
 	History           *History // nil with SkipHistory
 }
 
+// Swap returns f seen from the entity's other end.
+func (f Figures) Swap() Figures {
+	f.AllTime, f.LastSecond = f.AllTime.Swap(), f.LastSecond.Swap()
+	f.Interval, f.IntervalPerSecond = f.Interval.Swap(), f.IntervalPerSecond.Swap()
+	if f.History != nil {
+		h := *f.History
+		h.Points = make([]Counters, len(f.History.Points))
+		for i, p := range f.History.Points {
+			h.Points[i] = p.Swap()
+		}
+		f.History = &h
+	}
+	return f
+}
+
 // History is a dataset of counters per Step seconds starting at Start.
 type History struct {
 	Start  int64
@@ -230,6 +245,15 @@ func (k SortKey) String() string {
 
 func (k SortKey) isRate() bool { return k >= SortBps && k <= SortTxPps }
 
+// directional reports whether the key reads rx or tx alone.
+func (k SortKey) directional() bool {
+	switch k {
+	case SortRxBytes, SortTxBytes, SortRxPackets, SortTxPackets, SortRxBps, SortTxBps, SortRxPps, SortTxPps:
+		return true
+	}
+	return false
+}
+
 func (k SortKey) isTime() bool { return k == SortFirstSeen || k == SortLastSeen }
 
 // metric extracts the sorted figure from counters.
@@ -275,7 +299,7 @@ func (s *Series[K, A]) List(lq ListQuery, filter Filter[K, A]) ([]Entity[K, A], 
 	defer v.release()
 	top := newTopK(lq)
 	total := 0
-	for slot := range uint32(s.tab.Cap()) {
+	for slot := range uint32(s.tab.Slots()) {
 		if !s.tab.Used(slot) || s.grp[slot] != lq.Group {
 			continue
 		}
@@ -290,8 +314,9 @@ func (s *Series[K, A]) List(lq ListQuery, filter Filter[K, A]) ([]Entity[K, A], 
 
 // ListOwned is List over the entities of one owner (see IndexOwners). The
 // filter must check that the key really belongs to the owner, as owner
-// hashes may collide.
-func (s *Series[K, A]) ListOwned(owner uint64, lq ListQuery, filter Filter[K, A]) ([]Entity[K, A], int) {
+// hashes may collide. swap, when set, says which entities the owner sees
+// from the other end (rx and tx exchanged), for sorting and figures.
+func (s *Series[K, A]) ListOwned(owner uint64, lq ListQuery, filter Filter[K, A], swap func(k *K) bool) ([]Entity[K, A], int) {
 	s.st.mu.RLock()
 	defer s.st.mu.RUnlock()
 	if s.owners == nil {
@@ -301,17 +326,34 @@ func (s *Series[K, A]) ListOwned(owner uint64, lq ListQuery, filter Filter[K, A]
 	n := 0
 	s.owners.each(owner, func(uint32) { n++ })
 	v := s.valuer(lq.Sort, sp, n)
+	if swap != nil && lq.Sort.directional() {
+		v.release()
+		v = &valuer[K, A]{s: s, key: lq.Sort, sp: sp, mode: 2}
+	}
 	defer v.release()
 	top := newTopK(lq)
 	total := 0
 	s.owners.each(owner, func(slot uint32) {
-		if s.grp[slot] != lq.Group || (filter != nil && !filter(s.tab.Key(slot), s.tab.Val(slot))) {
+		k := s.tab.Key(slot)
+		if s.grp[slot] != lq.Group || (filter != nil && !filter(k, s.tab.Val(slot))) {
 			return
 		}
 		total++
-		top.offer(v.value(slot), slot)
+		if swap != nil && swap(k) {
+			top.offer(v.swapped(slot), slot)
+		} else {
+			top.offer(v.value(slot), slot)
+		}
 	})
-	return s.page(top, lq, sp), total
+	items := s.page(top, lq, sp)
+	if swap != nil {
+		for i := range items {
+			if swap(&items[i].Key) {
+				items[i].Figures = items[i].Figures.Swap()
+			}
+		}
+	}
+	return items, total
 }
 
 // EachOwned calls fn for every entity of owner in group g with its
@@ -424,6 +466,19 @@ func (v *valuer[K, A]) value(slot uint32) uint64 {
 	}
 	from, to := s.rangeFor(v.key, v.sp)
 	return v.key.metric(s.sum(slot, from, to))
+}
+
+// swapped is value for an entity seen from its other end.
+func (v *valuer[K, A]) swapped(slot uint32) uint64 {
+	s := v.s
+	switch {
+	case v.key == SortNone || v.key.isTime() || !v.key.directional():
+		return v.value(slot)
+	case v.mode == 0:
+		return v.key.metric(s.all[slot].Swap())
+	}
+	from, to := s.rangeFor(v.key, v.sp)
+	return v.key.metric(s.sum(slot, from, to).Swap())
 }
 
 // release clears and returns the scratch array.

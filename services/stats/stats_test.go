@@ -259,7 +259,7 @@ func TestListOwned(t *testing.T) {
 		}
 		items, total := s.ListOwned(uint64(owner)+1, ListQuery{Sort: SortBytes, Query: Query{SkipHistory: true}}, func(k *pairKey, _ *struct{}) bool {
 			return k.A == owner || k.B == owner
-		})
+		}, nil)
 		var got []pairKey
 		for _, e := range items {
 			got = append(got, e.Key)
