@@ -92,6 +92,9 @@ func NewShard(capacity int) *Shard {
 // Room is how many more packets surely fit.
 func (s *Shard) Room() int { return s.flows.Cap() - s.flows.Len() }
 
+// Len is the number of L2 flows summed since the last Drain.
+func (s *Shard) Len() int { return s.flows.Len() }
+
 // Packet counts one frame.
 func (s *Shard) Packet(p *decode.Packet, group uint16) {
 	if p.Layers&(decode.LayerEthernet|decode.LayerSLL) == 0 {
