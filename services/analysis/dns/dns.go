@@ -110,8 +110,16 @@ func (s *Shard) Packet(a *Acc, nr *names.Records, p *decode.Packet, payload []by
 	}
 	m := &s.msg
 	err := Parse(m, payload)
+	if err != nil && len(payload) < flagsLen {
+		if d, _ := a.Upsert(Key{Group: group}); d != nil {
+			d.Counts.Malformed++
+		}
+		return
+	}
+	// A message cut short (snap length, fragments) still has a header:
+	// count it, but learn no names from it.
 	server := p.DstIP
-	if err == nil && m.Response || err != nil && p.SrcPort == Port {
+	if m.Response {
 		server = p.SrcIP
 	}
 	d, _ := a.Upsert(Key{Server: server, Group: group})
@@ -123,7 +131,6 @@ func (s *Shard) Packet(a *Acc, nr *names.Records, p *decode.Packet, payload []by
 	if err != nil {
 		d.Counts.Malformed++
 		t.Counts.Malformed++
-		return
 	}
 	if !m.Response {
 		d.C.Add(c)
@@ -147,7 +154,7 @@ func (s *Shard) Packet(a *Acc, nr *names.Records, p *decode.Packet, payload []by
 		t.Counts.ResponseTime.Add(rt)
 		s.pending.Delete(slot)
 	}
-	if m.RCode == 0 && nr != nil {
+	if err == nil && m.RCode == 0 && nr != nil {
 		for _, addr := range m.Addrs[:m.NAddrs] {
 			nr.Add(group, addr, names.DNS, m.Name())
 		}

@@ -34,19 +34,31 @@ type Message struct {
 // points into m.
 func (m *Message) Name() []byte { return m.name[:m.nameLen] }
 
+// flagsLen is how much of the header tells a response and its reply
+// code; headerLen is the whole header.
+const (
+	flagsLen  = 4
+	headerLen = 12
+)
+
 // Parse reads a DNS message (without the TCP length prefix) into m. It
-// reads no byte outside b and allocates nothing.
+// reads no byte outside b and allocates nothing. When the message is cut
+// short after its header, the header fields are set and the error is
+// ErrShort (or ErrBadName).
 func Parse(m *Message, b []byte) error {
 	*m = Message{}
-	if len(b) < 12 {
+	if len(b) < flagsLen {
 		return ErrShort
 	}
 	m.ID = binary.BigEndian.Uint16(b)
 	m.Response = b[2]&0x80 != 0
 	m.Opcode = (b[2] >> 3) & 0xf
 	m.RCode = b[3] & 0xf
+	if len(b) < headerLen {
+		return ErrShort
+	}
 	qd, an := int(binary.BigEndian.Uint16(b[4:])), int(binary.BigEndian.Uint16(b[6:]))
-	off := 12
+	off := headerLen
 	for i := range qd {
 		var err error
 		if i == 0 {

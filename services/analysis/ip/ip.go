@@ -160,74 +160,94 @@ func sideCounters(r *flow.Record, s int) stats.Counters {
 // AddFlow derives the IP figures of one flow record.
 func (a *Acc) AddFlow(r *flow.Record) {
 	k := &r.Key
-	server := r.ServerSide()
+	self := k.A == k.B // talking to itself: one IP that sent and received everything
 	for s := range 2 {
-		if s == 1 && k.A == k.B {
-			break // talking to itself: one IP
-		}
-		addr := k.Addr(s)
 		c := sideCounters(r, s)
-		if k.A == k.B {
+		if self {
+			if s == 1 {
+				a.addTCP(Key{Addr: k.A, Group: k.Group}, r, s)
+				break
+			}
 			c = stats.Counters{TxPackets: c.Packets(), TxBytes: c.Bytes(), RxPackets: c.Packets(), RxBytes: c.Bytes()}
 		}
-		d, isNew := a.ips.Upsert(Key{Addr: addr, Group: k.Group})
-		if d == nil {
-			a.Lost++
-			continue
-		}
-		if isNew {
-			d.ttlMin = 255
-		}
-		d.c.Add(c)
-		if r.Sent[s].Packets > 0 {
-			d.ttlMin = min(d.ttlMin, r.TTLMin[s])
-			d.ttlMax = max(d.ttlMax, r.TTLMax[s])
-		}
-		if r.New {
-			if s == server {
-				d.asServer++
-			} else {
-				d.asClient++
-			}
-		}
-		if k.Proto == decode.ProtoTCP {
-			ev := &r.TCP
-			d.tcp.Retransmissions += uint64(ev.Retransmissions[s])
-			d.tcp.ZeroWindows += uint64(ev.ZeroWindows[s])
-			d.tcp.Resets += uint64(ev.Resets[s])
-			if ev.Opened {
-				d.tcp.Connections++
-			}
-			if ev.Handshakes > 0 {
-				if int(ev.ServerSide) == s {
-					d.tcp.Handshakes++
-					d.tcp.AddResponse(ev.ResponseNs)
-				} else {
-					d.tcp.HandshakesAsClient++
-				}
-			}
-		}
-		if r.Sent[s].Packets > 0 && r.MAC[s] != (decode.MAC{}) {
-			a.macs.Add(MACKey{Addr: addr, MAC: r.MAC[s], Group: k.Group}, stats.Counters{TxPackets: c.TxPackets, TxBytes: c.TxBytes})
-		}
-		if a.level >= analysis.LevelL4 && (k.PortA != 0 || k.PortB != 0) {
-			pd, _ := a.ports.Upsert(PortKey{Addr: addr, Port: k.Port(server), Proto: k.Proto, Group: k.Group})
-			if pd == nil {
-				a.Lost++
-			} else {
-				pd.c.Add(c)
-				if r.New && s == server {
-					pd.asServer++
-				} else if r.New {
-					pd.asClient++
-				}
-			}
-		}
-		if a.level >= analysis.LevelAll {
-			a.protos.Add(ProtoKey{Addr: addr, App: r.App, Group: k.Group}, c)
+		a.addSide(r, s, c)
+	}
+	if !self {
+		a.pairs.Add(PairKey{A: k.A, B: k.B, Group: k.Group}, sideCounters(r, 0))
+	}
+}
+
+// addSide adds what side s of flow r did, with counters c from its view.
+func (a *Acc) addSide(r *flow.Record, s int, c stats.Counters) {
+	k := &r.Key
+	addr := k.Addr(s)
+	server := r.ServerSide()
+	ik := Key{Addr: addr, Group: k.Group}
+	d, isNew := a.ips.Upsert(ik)
+	if d == nil {
+		a.Lost++
+		return
+	}
+	if isNew {
+		d.ttlMin = 255
+	}
+	d.c.Add(c)
+	if r.Sent[s].Packets > 0 {
+		d.ttlMin = min(d.ttlMin, r.TTLMin[s])
+		d.ttlMax = max(d.ttlMax, r.TTLMax[s])
+	}
+	if r.New {
+		if s == server {
+			d.asServer++
+		} else {
+			d.asClient++
 		}
 	}
-	if k.A != k.B {
-		a.pairs.Add(PairKey{A: k.A, B: k.B, Group: k.Group}, sideCounters(r, 0))
+	a.addTCP(ik, r, s)
+	if r.Sent[s].Packets > 0 && r.MAC[s] != (decode.MAC{}) {
+		a.macs.Add(MACKey{Addr: addr, MAC: r.MAC[s], Group: k.Group}, stats.Counters{TxPackets: c.TxPackets, TxBytes: c.TxBytes})
+	}
+	if a.level >= analysis.LevelL4 && (k.PortA != 0 || k.PortB != 0) {
+		pd, _ := a.ports.Upsert(PortKey{Addr: addr, Port: k.Port(server), Proto: k.Proto, Group: k.Group})
+		if pd == nil {
+			a.Lost++
+		} else {
+			pd.c.Add(c)
+			if r.New && s == server {
+				pd.asServer++
+			} else if r.New {
+				pd.asClient++
+			}
+		}
+	}
+	if a.level >= analysis.LevelAll {
+		a.protos.Add(ProtoKey{Addr: addr, App: r.App, Group: k.Group}, c)
+	}
+}
+
+// addTCP adds the TCP events side s of flow r caused to IP ik.
+func (a *Acc) addTCP(ik Key, r *flow.Record, s int) {
+	if r.Key.Proto != decode.ProtoTCP {
+		return
+	}
+	d, _ := a.ips.Upsert(ik)
+	if d == nil {
+		a.Lost++
+		return
+	}
+	ev := &r.TCP
+	d.tcp.Retransmissions += uint64(ev.Retransmissions[s])
+	d.tcp.ZeroWindows += uint64(ev.ZeroWindows[s])
+	d.tcp.Resets += uint64(ev.Resets[s])
+	if ev.Opened {
+		d.tcp.Connections++
+	}
+	if ev.Handshakes > 0 {
+		if int(ev.ServerSide) == s {
+			d.tcp.Handshakes++
+			d.tcp.AddResponse(ev.ResponseNs)
+		} else {
+			d.tcp.HandshakesAsClient++
+		}
 	}
 }
