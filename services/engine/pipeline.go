@@ -20,6 +20,7 @@ type pipeline struct {
 	wall     bool // wall clock (live) rather than the packets' clock
 	lossless bool // the source can wait: full queues block instead of dropping
 	shards   []*shard
+	out      chan *delta // from every shard to the merge goroutine
 	media    *sip.Registry
 	stop     chan struct{} // closed to abort blocked sends
 }
@@ -53,6 +54,7 @@ func newPipeline(e *Engine, cfg Config, st *Stats, src capture.Source) *pipeline
 	if cfg.QueueOvercommit {
 		queue *= 4
 	}
+	pl.out = make(chan *delta, cfg.Shards*deltasPerShard)
 	for i := range cfg.Shards {
 		pl.shards = append(pl.shards, newShard(pl, i, max(queue/batchPackets, 1), deltasPerShard))
 	}
@@ -62,15 +64,7 @@ func newPipeline(e *Engine, cfg Config, st *Stats, src capture.Source) *pipeline
 // run processes src until it ends or ctx is cancelled, then drains every
 // queue into the store.
 func (pl *pipeline) run(ctx context.Context, src capture.Source) error {
-	var shards sync.WaitGroup
-	for _, s := range pl.shards {
-		shards.Go(s.run)
-	}
-	merged := make(chan struct{})
-	go func() {
-		pl.merge()
-		close(merged)
-	}()
+	wait := pl.start()
 	finished := make(chan struct{})
 	go func() {
 		select {
@@ -79,7 +73,6 @@ func (pl *pipeline) run(ctx context.Context, src capture.Source) error {
 		case <-finished:
 		}
 	}()
-
 	var mu sync.Mutex
 	var dispatchers []*dispatcher
 	err := src.Run(ctx, func(worker int) capture.Handler {
@@ -94,63 +87,80 @@ func (pl *pipeline) run(ctx context.Context, src capture.Source) error {
 	for _, d := range dispatchers {
 		d.Flush()
 	}
-	for _, s := range pl.shards {
-		close(s.q)
-	}
-	shards.Wait()
-	<-merged
+	wait()
 	return err
 }
 
-// merge applies the shards' deltas to the store, one second at a time:
-// second S is complete when every shard has sent its final delta of S (or
-// already one of a later second).
+// start runs the shards and the merge goroutine; the returned function
+// closes the shard queues (no dispatcher may send any more) and waits
+// until everything is merged.
+func (pl *pipeline) start() (wait func()) {
+	var shards sync.WaitGroup
+	for _, s := range pl.shards {
+		shards.Go(s.run)
+	}
+	merged := make(chan struct{})
+	go func() {
+		pl.merge()
+		close(merged)
+	}()
+	return func() {
+		for _, s := range pl.shards {
+			close(s.q)
+		}
+		shards.Wait()
+		close(pl.out)
+		<-merged
+	}
+}
+
+// merge applies the shards' deltas to the store as they come, and
+// completes a second once every shard has sent its final delta of it (or
+// of a later second). It never waits for one shard while another has
+// deltas, so a shard whose clock lags cannot stall the others.
 func (pl *pipeline) merge() {
 	n := len(pl.shards)
-	heads := make([]*delta, n)
-	done := make([]bool, n)
+	last := make([]int64, n) // last second each shard finished
+	finished := make([]bool, n)
 	st := pl.stats
-	for {
-		for i, s := range pl.shards {
-			if heads[i] == nil && !done[i] {
-				if d, ok := <-s.out; ok {
-					heads[i] = d
-				} else {
-					done[i] = true
-				}
-			}
-		}
-		sec, found := int64(0), false
-		for _, d := range heads {
-			if d != nil && (!found || d.sec < sec) {
-				sec, found = d.sec, true
-			}
-		}
-		if !found {
-			return
-		}
-		for i, s := range pl.shards {
-			for heads[i] != nil && heads[i].sec == sec {
-				d := heads[i]
-				heads[i] = nil
-				st.Store.Lock()
-				st.merge(d)
-				st.Store.Unlock()
-				final := d.final
-				d.reset()
-				s.free <- d
-				if final {
-					break
-				}
-				if nd, ok := <-s.out; ok {
-					heads[i] = nd
-				} else {
-					done[i] = true
-				}
-			}
-		}
+	completed, haveCompleted := int64(0), false
+	for d := range pl.out {
 		st.Store.Lock()
-		st.Store.Complete(sec)
+		st.merge(d)
+		st.Store.Unlock()
+		i, sec, final := d.shard, d.sec, d.final
+		d.reset()
+		pl.shards[i].free <- d
+		if !final {
+			continue
+		}
+		last[i], finished[i] = sec, true
+		lo, all := sec, true
+		for j := range n {
+			if !finished[j] {
+				all = false
+				break
+			}
+			lo = min(lo, last[j])
+		}
+		if all && (!haveCompleted || lo > completed) {
+			st.Store.Lock()
+			st.Store.Complete(lo)
+			st.Store.Unlock()
+			completed, haveCompleted = lo, true
+		}
+	}
+	// Every shard is done: what is left is complete too (shards that never
+	// saw a packet sent no final).
+	hi, any := int64(0), false
+	for j := range n {
+		if finished[j] && (!any || last[j] > hi) {
+			hi, any = last[j], true
+		}
+	}
+	if any && (!haveCompleted || hi > completed) {
+		st.Store.Lock()
+		st.Store.Complete(hi)
 		st.Store.Unlock()
 	}
 }

@@ -35,8 +35,7 @@ type shard struct {
 	q     chan *batch // from the dispatchers
 	pool  chan *batch // empty batches back to them
 
-	out   chan *delta // to the store
-	free  chan *delta // back from the store
+	free  chan *delta // back from the store's merge goroutine
 	delta *delta
 
 	groups  groups
@@ -48,6 +47,7 @@ type shard struct {
 	sip     *sip.Shard
 	sec     int64 // the second being collected
 	started bool
+	meta    tap.Meta
 
 	// Counters read by Load.
 	busyNs    atomic.Int64
@@ -64,7 +64,6 @@ func newShard(pl *pipeline, id int, queueBatches, deltas int) *shard {
 		level:  cfg.level(),
 		q:      make(chan *batch, queueBatches),
 		pool:   make(chan *batch, queueBatches+cfg.IOWorkers+2),
-		out:    make(chan *delta, deltas),
 		free:   make(chan *delta, deltas),
 		groups: newGroups(cfg.Groups),
 	}
@@ -154,7 +153,10 @@ func (s *shard) packet(p *decode.Packet, frame []byte, seq uint64, bad bool) {
 	}
 	d := s.delta
 	group := s.groups.match(p)
-	meta := tap.Meta{Seq: seq, Group: group}
+	// The meta lives in the shard: handed to sinks by pointer, a local
+	// would escape to the heap for every packet.
+	meta := &s.meta
+	*meta = tap.Meta{Seq: seq, Group: group}
 	if ic, _ := d.iface.Upsert(iface.Key{Port: p.Port, Group: group}); ic != nil {
 		ic.C.RxPackets++
 		ic.C.RxBytes += uint64(p.OrigLen)
@@ -176,10 +178,10 @@ func (s *shard) packet(p *decode.Packet, frame []byte, seq uint64, bad bool) {
 		case p.Layers&decode.LayerARP != 0:
 			s.arp.Packet(d.arp, p, group, s.sec)
 		case p.IPVersion != 0:
-			s.ipPacket(p, frame, group, &meta)
+			s.ipPacket(p, frame, group, meta)
 		}
 	}
-	s.pl.emit(s.id, p, frame, &meta)
+	s.pl.emit(s.id, p, frame, meta)
 }
 
 func oneRx(p *decode.Packet) stats.Counters {
@@ -269,11 +271,11 @@ func (s *shard) closeSecond() {
 func (s *shard) sendDelta(final bool) {
 	d := s.delta
 	d.sec, d.final, d.shard = s.sec, final, s.id
-	s.out <- d
+	s.pl.out <- d
 	s.delta = <-s.free
 }
 
-// finish closes the last second and tells the store this shard is done.
+// finish hands the store the last second.
 func (s *shard) finish() {
 	if s.started {
 		if s.flows != nil {
@@ -284,7 +286,6 @@ func (s *shard) finish() {
 		}
 		d := s.delta
 		d.sec, d.final, d.shard = s.sec, true, s.id
-		s.out <- d
+		s.pl.out <- d
 	}
-	close(s.out)
 }

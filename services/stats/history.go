@@ -95,12 +95,14 @@ func (l *level) popFront() bucket {
 type history struct {
 	st     *Store
 	levels []level
-	open   bucket // the second being merged (not yet complete)
+	// open holds the seconds being merged, oldest first: shards may be a
+	// few seconds apart, and each second completes when all are done.
+	open []bucket
 }
 
 func newHistory(st *Store) history {
 	cfg := st.cfg
-	h := history{st: st, open: bucket{t: -1}}
+	h := history{st: st}
 	h.levels = append(h.levels, level{step: 1, keep: cfg.RecentSeconds})
 	for _, l := range cfg.Levels {
 		h.levels = append(h.levels, level{step: l.StepSeconds, keep: l.KeepSeconds})
@@ -108,31 +110,42 @@ func newHistory(st *Store) history {
 	return h
 }
 
-// add records counters for (slot, gen) in second sec (the open second).
+// add records counters for (slot, gen) in second sec (an open second).
 func (h *history) add(sec int64, slot, gen uint32, c Counters) {
-	if h.open.t != sec {
-		if h.open.t >= 0 && len(h.open.recs) > 0 {
-			// A delta for a later second while one is open means the open
-			// one is complete; callers normally say so with complete.
-			h.complete(h.open.t)
-		}
-		h.open.t = sec
+	b := h.openBucket(sec)
+	if len(b.recs) == cap(b.recs) {
+		b.recs = h.st.pool.grow(h.st, b.recs)
 	}
-	if len(h.open.recs) == cap(h.open.recs) {
-		h.open.recs = h.st.pool.grow(h.st, h.open.recs)
-	}
-	h.open.recs = append(h.open.recs, rec{slot: slot, gen: gen, c: c})
+	b.recs = append(b.recs, rec{slot: slot, gen: gen, c: c})
 }
 
-// complete sorts the open second, merges duplicate records (several shards
-// or several deltas of one entity) and appends it to level 0.
-func (h *history) complete(sec int64) {
-	b := h.open
-	if b.t > sec {
-		return // data of a later second: stays open
+// openBucket returns the open bucket of sec, opening it if needed.
+func (h *history) openBucket(sec int64) *bucket {
+	i := len(h.open)
+	for i > 0 && h.open[i-1].t >= sec {
+		if h.open[i-1].t == sec {
+			return &h.open[i-1]
+		}
+		i--
 	}
-	h.open = bucket{t: -1}
-	if b.t < 0 || len(b.recs) == 0 {
+	h.open = slices.Insert(h.open, i, bucket{t: sec})
+	return &h.open[i]
+}
+
+// complete closes the open seconds up to sec: each is sorted, duplicate
+// records (several shards or deltas of one entity) are merged, and it is
+// appended to level 0.
+func (h *history) complete(sec int64) {
+	n := 0
+	for n < len(h.open) && h.open[n].t <= sec {
+		h.closeBucket(h.open[n])
+		n++
+	}
+	h.open = slices.Delete(h.open, 0, n)
+}
+
+func (h *history) closeBucket(b bucket) {
+	if len(b.recs) == 0 {
 		if b.recs != nil {
 			h.st.pool.put(h.st, b.recs)
 		}
@@ -243,14 +256,17 @@ func (h *history) reset() {
 			h.st.pool.put(h.st, b.recs)
 		}
 	}
-	if h.open.recs != nil {
-		h.st.pool.put(h.st, h.open.recs)
+	for _, b := range h.open {
+		h.st.pool.put(h.st, b.recs)
 	}
-	h.open = bucket{t: -1}
+	h.open = h.open[:0]
 }
 
 func (h *history) records() int {
-	n := len(h.open.recs)
+	n := 0
+	for _, b := range h.open {
+		n += len(b.recs)
+	}
 	for i := range h.levels {
 		for _, b := range h.levels[i].live() {
 			n += len(b.recs)
