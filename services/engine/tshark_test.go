@@ -102,10 +102,14 @@ type conv struct {
 	aPackets, bPackets uint64 // frames sent by A, by B
 }
 
-// tables parses one `tshark -q -z endpoints,... -z conv,...` run.
-func tsharkTables(t testing.TB, path string) (map[netip.Addr]endpoint, []conv) {
+// tsharkTables parses one `tshark -q -z endpoints,... -z conv,...` run,
+// over the frames a display filter selects ("" for all).
+func tsharkTables(t testing.TB, path, filter string) (map[netip.Addr]endpoint, []conv) {
 	t.Helper()
-	out := tshark(t, "-q", "-z", "endpoints,ip", "-z", "endpoints,ipv6", "-z", "conv,tcp", "-z", "conv,udp", "-r", path)
+	if filter != "" {
+		filter = "," + filter
+	}
+	out := tshark(t, "-q", "-z", "endpoints,ip"+filter, "-z", "endpoints,ipv6"+filter, "-z", "conv,tcp"+filter, "-z", "conv,udp"+filter, "-r", path)
 	eps := map[netip.Addr]endpoint{}
 	var convs []conv
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -365,7 +369,7 @@ func checkDNSAndHandshakes(t *testing.T, e *Engine, frames []frame) {
 
 // checkAgainstTshark runs every comparison on one capture.
 func checkAgainstTshark(t *testing.T, e *Engine, path string) {
-	eps, convs := tsharkTables(t, path)
+	eps, convs := tsharkTables(t, path, "")
 	frames := tsharkFrames(t, path)
 	checkEndpoints(t, e, eps)
 	checkConversations(t, e, convs, frames)

@@ -82,6 +82,9 @@ func (s *Series[K, A]) Add(sec int64, k K, c Counters) *A {
 			s.owners.link(slot)
 		}
 	}
+	// Shards may be a few seconds apart: an entity's data can arrive out
+	// of order within the open seconds.
+	s.first[slot] = min(s.first[slot], sec)
 	s.last[slot] = max(s.last[slot], sec)
 	s.all[slot].Add(c)
 	if !c.IsZero() {

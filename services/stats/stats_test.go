@@ -349,3 +349,32 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// Shards may deliver seconds out of order while they are open.
+func TestOpenSecondsOutOfOrder(t *testing.T) {
+	st := New(Config{})
+	s := NewSeries[testKey, testAttr](st, "t", 10)
+	k := testKey{ID: 1}
+	st.Lock()
+	s.Add(12, k, Counters{TxPackets: 3})
+	s.Add(10, k, Counters{TxPackets: 1})
+	s.Add(11, k, Counters{TxPackets: 2})
+	st.Complete(11)
+	s.Add(12, k, Counters{TxPackets: 4})
+	st.Complete(12)
+	st.Unlock()
+	e, _ := s.Get(k, Query{Start: 10, End: 13, Timespan: 1})
+	if e.FirstSeen != 10 || e.LastSeen != 12 {
+		t.Errorf("first/last seen = %d/%d; want 10/12", e.FirstSeen, e.LastSeen)
+	}
+	if e.Interval.TxPackets != 10 || e.LastSecond.TxPackets != 7 {
+		t.Errorf("interval %d, last second %d packets; want 10, 7", e.Interval.TxPackets, e.LastSecond.TxPackets)
+	}
+	var pts []uint64
+	for _, p := range e.History.Points {
+		pts = append(pts, p.TxPackets)
+	}
+	if !slices.Equal(pts, []uint64{1, 2, 7}) {
+		t.Errorf("history %v; want [1 2 7]", pts)
+	}
+}
