@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,7 +13,9 @@ import (
 	"github.com/multimeter-fw/multimeter/services/analysis"
 	"github.com/multimeter-fw/multimeter/services/analysis/iface"
 	"github.com/multimeter-fw/multimeter/services/capture"
+	"github.com/multimeter-fw/multimeter/services/capture/filesource"
 	"github.com/multimeter-fw/multimeter/services/decode"
+	"github.com/multimeter-fw/multimeter/services/l7proto"
 	"github.com/multimeter-fw/multimeter/services/stats"
 	"github.com/multimeter-fw/multimeter/services/tap"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
@@ -303,5 +307,73 @@ func TestGroupsKeepStatisticsApart(t *testing.T) {
 		if n := e.Stats().IP.IPs.Len(group); n != len(eps) {
 			t.Errorf("group %d has %d IPs; tshark %d", group, n, len(eps))
 		}
+	}
+}
+
+// metaSink records the meta of every packet by its capture order.
+type metaSink struct {
+	mu   sync.Mutex
+	meta map[uint64]tap.Meta
+}
+
+func (m *metaSink) Packet(_ int, _ *decode.Packet, _ []byte, meta *tap.Meta) {
+	m.mu.Lock()
+	m.meta[meta.Seq>>8] = *meta // one worker: Seq>>8 is the frame number
+	m.mu.Unlock()
+}
+
+// TestSIPNumbersOnMediaFlows checks that the RTP and RTCP packets tshark
+// attributes to a SIP call (through its SDP) carry that call's numbers,
+// and that the signalling carries its own From/To.
+func TestSIPNumbersOnMediaFlows(t *testing.T) {
+	needTshark(t)
+	path := filepath.Join("..", "..", "testdata", "pcaps", "sip.pcap")
+	sink := &metaSink{meta: map[uint64]tap.Meta{}}
+	e, err := New(testConfig(2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Attach(sink)
+	src, err := filesource.Open(path, filesource.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Run(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	out := tshark(t, "-r", path, "-Y", "sip || rtp || rtcp", "-T", "fields", "-E", "separator=/t",
+		"-e", "frame.number", "-e", "sip.from.user", "-e", "sip.to.user", "-e", "rtp.setup-frame", "-e", "rtcp.setup-frame")
+	type row struct{ from, to, setup string }
+	rows := map[string]row{}
+	var order []string
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 5 {
+			t.Fatalf("tshark row %q", line)
+		}
+		setup, _, _ := strings.Cut(f[3]+f[4], ",")
+		rows[f[0]] = row{from: f[1], to: f[2], setup: setup}
+		order = append(order, f[0])
+	}
+	media := 0
+	for _, n := range order {
+		r := rows[n]
+		want := [2]uint64{tap.HashNumber(r.from), tap.HashNumber(r.to)}
+		if r.setup != "" {
+			s := rows[r.setup]
+			want = [2]uint64{tap.HashNumber(s.from), tap.HashNumber(s.to)}
+			media++
+		}
+		frame, _ := strconv.ParseUint(n, 10, 64)
+		got := sink.meta[frame]
+		if got.SIPNumbers != want {
+			t.Errorf("frame %s: SIP numbers %x; want %x (from %q to %q, setup frame %q)", n, got.SIPNumbers, want, r.from, r.to, r.setup)
+		}
+		if r.setup != "" && got.App != l7proto.RTP && got.App != l7proto.RTCP {
+			t.Errorf("frame %s: protocol %s; want RTP or RTCP", n, got.App)
+		}
+	}
+	if media == 0 {
+		t.Fatal("tshark found no RTP set up by SIP")
 	}
 }

@@ -227,22 +227,22 @@ func sdpAddr(v []byte) (decode.Addr, bool) {
 
 func parseIPv4(s []byte) (decode.Addr, bool) {
 	var a [4]byte
-	part, n := 0, 0
-	for i, c := range s {
+	part, n, digits := 0, 0, 0
+	for _, c := range s {
 		switch {
 		case c >= '0' && c <= '9':
 			n = n*10 + int(c-'0')
-			if n > 255 || i-part > 2 {
+			if digits++; n > 255 || digits > 3 {
 				return decode.Addr{}, false
 			}
-		case c == '.' && part < 3 && i > 0 && s[i-1] != '.':
+		case c == '.' && part < 3 && digits > 0:
 			a[part] = byte(n)
-			part, n = part+1, 0
+			part, n, digits = part+1, 0, 0
 		default:
 			return decode.Addr{}, false
 		}
 	}
-	if part != 3 || len(s) == 0 || s[len(s)-1] == '.' {
+	if part != 3 || digits == 0 {
 		return decode.Addr{}, false
 	}
 	a[3] = byte(n)

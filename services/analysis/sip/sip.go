@@ -91,7 +91,9 @@ func (s *Shard) Packet(a *Acc, f *flow.Flow, p *decode.Packet, payload []byte, g
 	}
 	numbers := Numbers(m)
 	f.SIP = numbers
-	if m.HasMedia && (m.Invite || m.CSeqInvite && m.Status >= 200 && m.Status < 300) {
+	// The offer (INVITE) and the answer (a provisional or final success
+	// response, early media included) each name one end of the media.
+	if m.HasMedia && (m.Invite || m.CSeqInvite && m.Status >= 100 && m.Status < 300) {
 		s.reg.put(m.MediaAddr, m.MediaPort, group, kindRTP, numbers)
 		s.reg.put(m.MediaAddr, m.MediaPort+1, group, kindRTCP, numbers)
 	}
