@@ -253,42 +253,48 @@ func parseIPv4(s []byte) (decode.Addr, bool) {
 func parseIPv6(s []byte) (decode.Addr, bool) {
 	var groups [8]uint16
 	var a decode.Addr
-	n, gap := 0, -1
-	for i := 0; i < len(s); {
-		if s[i] == ':' {
-			if i+1 < len(s) && s[i+1] == ':' && gap < 0 {
-				gap = n
-				i += 2
-				continue
-			}
-			if i == 0 {
-				return a, false
-			}
-			i++
-			continue
-		}
-		if n == 8 {
-			return a, false
-		}
+	n, gap, i := 0, -1, 0
+	switch {
+	case len(s) >= 2 && s[0] == ':' && s[1] == ':':
+		gap, i = 0, 2
+	case len(s) > 0 && s[0] == ':':
+		return a, false
+	}
+	for i < len(s) {
 		v, digits := 0, 0
-		for ; i < len(s) && digits < 5; i++ {
+		for ; i < len(s); i++ {
 			c := s[i] | 0x20
-			switch {
-			case c >= '0' && c <= '9':
+			if c >= '0' && c <= '9' {
 				v = v<<4 | int(c-'0')
-			case c >= 'a' && c <= 'f':
+			} else if c >= 'a' && c <= 'f' {
 				v = v<<4 | int(c-'a'+10)
-			default:
-				goto done
+			} else {
+				break
 			}
 			digits++
 		}
-	done:
-		if digits == 0 || digits > 4 || (i < len(s) && s[i] != ':') {
+		if digits == 0 || digits > 4 || n == 8 {
 			return a, false
 		}
 		groups[n] = uint16(v)
 		n++
+		if i == len(s) {
+			break
+		}
+		if s[i] != ':' {
+			return a, false
+		}
+		i++
+		switch {
+		case i < len(s) && s[i] == ':':
+			if gap >= 0 {
+				return a, false
+			}
+			gap = n
+			i++
+		case i == len(s):
+			return a, false // a trailing single colon
+		}
 	}
 	if gap < 0 && n != 8 || gap >= 0 && n > 7 {
 		return a, false
