@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/multimeter-fw/multimeter/services/engine"
 	"github.com/multimeter-fw/multimeter/services/tlscert"
 	"github.com/multimeter-fw/multimeter/services/version"
 )
@@ -25,15 +26,16 @@ import (
 // Config is what main hands the daemon. The zero value of optional fields
 // means the default.
 type Config struct {
-	DataDir       string   // persistent state: config, users, certificates
-	Listen        string   // HTTPS address, ":443" in the image
-	Replay        []string // pcap/pcapng files fed to the main instance as a monitor port
-	Ifaces        []string // monitor interfaces
-	Storage       []string // ring buffer storage directories (natively)
-	AdminPassword string   // initial admin password for a fresh data directory
-	Model         string   // model profile name; "virtual" by default
-	Hostname      string   // defaults to os.Hostname
-	BootSlot      string   // firmware slot this boot came from ("native" when not in the image)
+	DataDir       string        // persistent state: config, users, certificates
+	Listen        string        // HTTPS address, ":443" in the image
+	Replay        []string      // pcap/pcapng files fed to the main instance as a monitor port
+	Ifaces        []string      // monitor interfaces
+	Storage       []string      // ring buffer storage directories (natively)
+	AdminPassword string        // initial admin password for a fresh data directory
+	Model         string        // model profile name; "virtual" by default
+	Hostname      string        // defaults to os.Hostname
+	BootSlot      string        // firmware slot this boot came from ("native" when not in the image)
+	Analysis      engine.Config // the main analysis instance; zero means defaults
 }
 
 // Validate reports the first configuration mistake.
@@ -73,6 +75,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The analysis instances; the statistics API serves from analysis.
+	analysis, stopAnalysis, err := startAnalysis(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopAnalysis()
+	_ = analysis
 	started := time.Now()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /API/info/system", func(w http.ResponseWriter, r *http.Request) {
