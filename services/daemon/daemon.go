@@ -23,6 +23,7 @@ import (
 	"github.com/multimeter-fw/multimeter/services/api"
 	"github.com/multimeter-fw/multimeter/services/auth"
 	"github.com/multimeter-fw/multimeter/services/authapi"
+	"github.com/multimeter-fw/multimeter/services/engine"
 	"github.com/multimeter-fw/multimeter/services/httpsredirect"
 	"github.com/multimeter-fw/multimeter/services/logring"
 	"github.com/multimeter-fw/multimeter/services/role"
@@ -49,6 +50,9 @@ type Config struct {
 
 	// Logs keeps recent log lines, served at GET /API/system/log; nil for none.
 	Logs *logring.Ring
+
+	// Analysis configures the main analysis instance; zero means defaults.
+	Analysis engine.Config
 }
 
 // Validate reports the first configuration mistake.
@@ -134,6 +138,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The analysis instances; the statistics API serves from analysis.
+	analysis, stopAnalysis, err := startAnalysis(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopAnalysis()
+	_ = analysis
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("daemon: listen %s: %w", cfg.Listen, err)

@@ -314,6 +314,11 @@ func (d *decoder) ipv4(off, depth int) error {
 		return ErrTruncated
 	}
 	total := int(d.u16(off + 2))
+	if total == 0 {
+		// Sent with TCP segmentation offload and captured before the NIC
+		// split it: the length is what was captured, as Wireshark assumes.
+		total = len(d.b) - off
+	}
 	if total < ihl {
 		p.IPHeaderBroken = true
 		return ErrMalformed
@@ -356,6 +361,10 @@ func (d *decoder) ipv6(off, depth int) error {
 	p.L3Off = uint16(off)
 	p.TOS = uint8(d.u16(off) >> 4)
 	plen := int(d.u16(off + 4))
+	if plen == 0 && d.b[off+6] != 0 {
+		// TSO, or a jumbogram (hop-by-hop option): take the captured length.
+		plen = len(d.b) - off - 40
+	}
 	p.IPTotalLen = uint32(40 + plen)
 	p.TTL = d.b[off+7]
 	p.SrcIP = Addr(d.b[off+8 : off+24])

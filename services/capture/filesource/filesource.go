@@ -1,0 +1,219 @@
+// Package filesource replays pcap and pcapng captures as a capture.Source:
+// a file given to `multimeterd --replay` feeds the main instance as if it
+// were monitor port N, and an uploaded capture streams from an io.Reader
+// into an analysis slot. Every link type services/decode understands is
+// accepted, with micro- or nanosecond timestamps, at full speed (the
+// analysis may slow the reader down: nothing is dropped) or at the pace
+// the packets were recorded (then it behaves like a live port).
+//
+//	src, err := filesource.Open("mix.pcap", filesource.Config{Port: 0})
+//	err = engine.Run(ctx, src)
+package filesource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/multimeter-fw/multimeter/services/capture"
+	"github.com/multimeter-fw/multimeter/services/decode"
+	"github.com/multimeter-fw/multimeter/services/pcapfile"
+)
+
+// ErrConsumed is returned by Run of a reader source that already ran.
+var ErrConsumed = errors.New("filesource: reader already consumed")
+
+// Config shapes a replay. The zero value replays at full speed as port 0.
+type Config struct {
+	// Port is the monitor port the packets arrive on; a pcapng
+	// interface's id is added to it.
+	Port uint16
+	// Paced replays at the recorded pace (times Speed).
+	Paced bool
+	// Speed multiplies the pace; default 1.
+	Speed float64
+}
+
+// Stats count what a replay read.
+type Stats struct {
+	Packets     uint64 // handed to the analysis
+	Bytes       uint64 // their original lengths
+	Unsupported uint64 // packets of a link type we cannot decode
+	Truncated   bool   // the file ended inside a record
+}
+
+// Source replays one capture.
+type Source struct {
+	cfg  Config
+	name string
+	open func() (io.ReadCloser, error)
+
+	mu       sync.Mutex
+	consumed bool
+	once     bool // reader sources run once
+
+	packets, bytes, unsupported atomic.Uint64
+	truncated                   atomic.Bool
+}
+
+var _ capture.Source = (*Source)(nil)
+var _ capture.PortReporter = (*Source)(nil)
+
+// Open returns a source replaying the file at path; it checks now that
+// the file is a capture.
+func Open(path string, cfg Config) (*Source, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("filesource: open %s: %w", path, err)
+	}
+	_, err = pcapfile.NewReader(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("filesource: %s: %w", path, err)
+	}
+	return &Source{
+		cfg:  cfg,
+		name: filepath.Base(path),
+		open: func() (io.ReadCloser, error) { return os.Open(path) },
+	}, nil
+}
+
+// FromReader returns a source replaying the capture r streams (an
+// upload). It can run once.
+func FromReader(r io.Reader, name string, cfg Config) (*Source, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Source{cfg: cfg, name: name, once: true, open: func() (io.ReadCloser, error) { return io.NopCloser(r), nil }}, nil
+}
+
+func (c *Config) validate() error {
+	if c.Speed < 0 || c.Speed > 1e6 {
+		return fmt.Errorf("filesource: speed %v out of range", c.Speed)
+	}
+	if c.Speed == 0 {
+		c.Speed = 1
+	}
+	return nil
+}
+
+// CanWait tells the engine that a full-speed replay may be slowed down
+// rather than lose packets.
+func (s *Source) CanWait() bool { return !s.cfg.Paced }
+
+// PacketClock tells the engine to run on the packets' clock.
+func (s *Source) PacketClock() bool { return true }
+
+// Stats returns what the replays read so far.
+func (s *Source) Stats() Stats {
+	return Stats{Packets: s.packets.Load(), Bytes: s.bytes.Load(), Unsupported: s.unsupported.Load(), Truncated: s.truncated.Load()}
+}
+
+// Ports describes the replayed port.
+func (s *Source) Ports() []capture.PortInfo {
+	return []capture.PortInfo{{Port: s.cfg.Port, Name: s.name, LinkUp: true, Partner: -1}}
+}
+
+// Run replays the capture into one worker's handler. It returns nil at
+// the end of the capture or when ctx is cancelled, and an error for a file
+// that is not a capture or breaks off in the middle of a block.
+func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Handler) error {
+	s.mu.Lock()
+	if s.once && s.consumed {
+		s.mu.Unlock()
+		return ErrConsumed
+	}
+	s.consumed = true
+	s.mu.Unlock()
+	rc, err := s.open()
+	if err != nil {
+		return fmt.Errorf("filesource: %s: %w", s.name, err)
+	}
+	defer rc.Close()
+	r, err := pcapfile.NewReader(rc)
+	if err != nil {
+		return fmt.Errorf("filesource: %s: %w", s.name, err)
+	}
+	h := newHandler(0)
+	defer h.Flush()
+	var p decode.Packet
+	var pace pacer
+	var packets, bytes uint64
+	defer func() {
+		s.packets.Add(packets)
+		s.bytes.Add(bytes)
+	}()
+	for n := 0; ; n++ {
+		if n&255 == 0 {
+			s.packets.Add(packets)
+			s.bytes.Add(bytes)
+			packets, bytes = 0, 0
+			if ctx.Err() != nil {
+				return nil
+			}
+		}
+		frame, link, err := r.Next(&p)
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			s.truncated.Store(true)
+			return nil
+		case err != nil:
+			return fmt.Errorf("filesource: %s: packet %d: %w", s.name, n+1, err)
+		}
+		if !decode.Supported(link) {
+			s.unsupported.Add(1)
+			continue
+		}
+		p.Port += s.cfg.Port
+		if s.cfg.Paced && !pace.wait(ctx, p.Timestamp, s.cfg.Speed, h.Flush) {
+			return nil
+		}
+		packets++
+		bytes += uint64(p.OrigLen)
+		h.Handle(&p, link, frame)
+	}
+}
+
+// pacer sleeps so that packets leave at their recorded pace.
+type pacer struct {
+	startWall time.Time
+	startPkt  int64
+	timer     *time.Timer
+}
+
+// wait returns when the packet at ts is due, calling idle before it
+// sleeps; false means ctx ended.
+func (pc *pacer) wait(ctx context.Context, ts int64, speed float64, idle func()) bool {
+	if pc.startWall.IsZero() {
+		pc.startWall, pc.startPkt = time.Now(), ts
+		return true
+	}
+	due := pc.startWall.Add(time.Duration(float64(ts-pc.startPkt) / speed))
+	d := time.Until(due)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	idle()
+	if pc.timer == nil {
+		pc.timer = time.NewTimer(d)
+	} else {
+		pc.timer.Reset(d)
+	}
+	select {
+	case <-pc.timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,155 @@
+package filesource
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/multimeter-fw/multimeter/services/capture"
+	"github.com/multimeter-fw/multimeter/services/decode"
+	"github.com/multimeter-fw/multimeter/tools/trafficgen"
+)
+
+// recorder is a capture.Handler that keeps what it is handed.
+type recorder struct {
+	packets []decode.Packet
+	bytes   uint64
+	flushes int
+}
+
+func (r *recorder) Handle(p *decode.Packet, link decode.LinkType, frame []byte) {
+	if int(p.CapLen) != len(frame) || p.OrigLen < p.CapLen {
+		panic("inconsistent lengths")
+	}
+	r.packets = append(r.packets, *p)
+	r.bytes += uint64(p.OrigLen)
+}
+
+func (r *recorder) Flush() { r.flushes++ }
+
+func run(t *testing.T, s *Source) *recorder {
+	t.Helper()
+	rec := &recorder{}
+	if err := s.Run(context.Background(), func(int) capture.Handler { return rec }); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return rec
+}
+
+func mix(t *testing.T, n int) []byte {
+	var b bytes.Buffer
+	if err := trafficgen.WritePcap(&b, trafficgen.New(trafficgen.Config{Seed: 1}), n); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestReplayFile(t *testing.T) {
+	data := mix(t, 500)
+	path := filepath.Join(t.TempDir(), "x.pcap")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Config{Port: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a file source runs again after a restart
+		rec := run(t, s)
+		if len(rec.packets) != 500 || rec.flushes == 0 {
+			t.Fatalf("Run handed %d packets, flushed %d times; want 500, at least once", len(rec.packets), rec.flushes)
+		}
+		for _, p := range rec.packets {
+			if p.Port != 3 {
+				t.Fatalf("packet on port %d; want 3", p.Port)
+			}
+		}
+	}
+	if st := s.Stats(); st.Packets != 1000 || st.Truncated {
+		t.Errorf("Stats() = %+v; want 1000 packets, not truncated", st)
+	}
+	if !s.CanWait() || !s.PacketClock() {
+		t.Error("a full-speed replay must be lossless and on the packets' clock")
+	}
+	if ports := s.Ports(); len(ports) != 1 || ports[0].Port != 3 || ports[0].Name != "x.pcap" || !ports[0].LinkUp {
+		t.Errorf("Ports() = %+v", ports)
+	}
+}
+
+func TestReplayBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notPcap := filepath.Join(dir, "text")
+	os.WriteFile(notPcap, []byte("hello, this is not a capture"), 0o600)
+	if _, err := Open(notPcap, Config{}); err == nil {
+		t.Error("Open of a text file succeeded")
+	}
+	if _, err := Open(filepath.Join(dir, "missing"), Config{}); err == nil {
+		t.Error("Open of a missing file succeeded")
+	}
+	if _, err := Open(notPcap, Config{Speed: -1}); err == nil {
+		t.Error("Open with a negative speed succeeded")
+	}
+	// Cut inside the last record: the packets before it count.
+	data := mix(t, 100)
+	s, err := FromReader(bytes.NewReader(data[:len(data)-10]), "cut.pcap", Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := run(t, s)
+	if len(rec.packets) != 99 || !s.Stats().Truncated {
+		t.Errorf("cut capture: %d packets, truncated %v; want 99, true", len(rec.packets), s.Stats().Truncated)
+	}
+	if err := s.Run(context.Background(), func(int) capture.Handler { return rec }); !errors.Is(err, ErrConsumed) {
+		t.Errorf("second Run of a reader = %v; want ErrConsumed", err)
+	}
+}
+
+func TestPacedReplay(t *testing.T) {
+	// 200 packets at 1000 pps span 0.2 s; at 100x they take about 2 ms.
+	var b bytes.Buffer
+	trafficgen.WritePcap(&b, trafficgen.New(trafficgen.Config{Seed: 2, PacketsPerSecond: 1000}), 200)
+	s, err := FromReader(&b, "paced.pcap", Config{Paced: true, Speed: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CanWait() {
+		t.Error("a paced replay behaves like a live port: it must not be lossless")
+	}
+	rec := run(t, s)
+	if len(rec.packets) != 200 {
+		t.Errorf("paced replay handed %d packets; want 200", len(rec.packets))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b.Reset()
+	trafficgen.WritePcap(&b, trafficgen.New(trafficgen.Config{Seed: 2, PacketsPerSecond: 1}), 100)
+	s, _ = FromReader(&b, "slow.pcap", Config{Paced: true})
+	if err := s.Run(ctx, func(int) capture.Handler { return &recorder{} }); err != nil {
+		t.Errorf("cancelled paced replay = %v; want nil", err)
+	}
+}
+
+func FuzzReplay(f *testing.F) {
+	var b bytes.Buffer
+	trafficgen.WritePcap(&b, trafficgen.New(trafficgen.Config{Seed: 3}), 5)
+	f.Add(b.Bytes())
+	for _, name := range []string{"quic-v2.pcapng", "dns.pcap"} {
+		if data, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "pcaps", name)); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := FromReader(bytes.NewReader(data), "fuzz", Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &recorder{}
+		_ = s.Run(context.Background(), func(int) capture.Handler { return rec })
+		if uint64(len(rec.packets)) != s.Stats().Packets {
+			t.Fatalf("handed %d packets, counted %d", len(rec.packets), s.Stats().Packets)
+		}
+	})
+}

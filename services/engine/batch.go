@@ -1,0 +1,51 @@
+package engine
+
+import (
+	"github.com/multimeter-fw/multimeter/services/decode"
+)
+
+// Batches carry packets from a dispatcher to a shard: the decoded packets
+// and a copy of their frames, so the capture source can reuse its buffers
+// at once. A shard's queue is a channel of batches, never of packets.
+const (
+	batchPackets = 256
+	batchArena   = 256 << 10
+)
+
+type batch struct {
+	n int
+	// clock is the dispatcher's second when it sent the batch: it has
+	// sent every packet of earlier seconds (by its clock) before.
+	clock  int64
+	pkts   [batchPackets]decode.Packet
+	seqs   [batchPackets]uint64
+	bad    [batchPackets]bool // decoding reported an error
+	offs   [batchPackets + 1]uint32
+	arena  []byte
+	worker int
+}
+
+func newBatch() *batch { return &batch{arena: make([]byte, batchArena)} }
+
+func (b *batch) reset() {
+	b.n = 0
+	b.offs[0] = 0
+}
+
+// fits reports whether a frame of n bytes fits.
+func (b *batch) fits(n int) bool {
+	return b.n < batchPackets && int(b.offs[b.n])+n <= len(b.arena)
+}
+
+func (b *batch) add(p *decode.Packet, frame []byte, seq uint64, bad bool) {
+	i := b.n
+	off := b.offs[i]
+	copy(b.arena[off:], frame)
+	b.pkts[i] = *p
+	b.seqs[i] = seq
+	b.bad[i] = bad
+	b.offs[i+1] = off + uint32(len(frame))
+	b.n++
+}
+
+func (b *batch) frame(i int) []byte { return b.arena[b.offs[i]:b.offs[i+1]] }

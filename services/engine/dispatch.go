@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"github.com/multimeter-fw/multimeter/services/capture"
+	"github.com/multimeter-fw/multimeter/services/decode"
+	"github.com/multimeter-fw/multimeter/services/flowtable"
+)
+
+// dispatcher is the capture.Handler of one I/O worker: it decodes each
+// packet once, picks its shard by hash and copies it into that shard's
+// batch. Full batches go to the shard's queue; when the queue is full the
+// batch is dropped and counted as not processed due to overload (unless
+// the source can wait, as a file can).
+type dispatcher struct {
+	pl      *pipeline
+	worker  int
+	cur     []*batch
+	n       uint64 // shards
+	flowLB  bool
+	sec     int64 // clock: the latest second seen (packet clock)
+	started bool
+	seq     uint64
+}
+
+var _ capture.Handler = (*dispatcher)(nil)
+
+func newDispatcher(pl *pipeline, worker int) *dispatcher {
+	d := &dispatcher{pl: pl, worker: worker, n: uint64(len(pl.shards)), flowLB: pl.cfg.Balance == "flow"}
+	d.cur = make([]*batch, len(pl.shards))
+	for i, s := range pl.shards {
+		d.cur[i] = <-s.pool
+		d.cur[i].reset()
+	}
+	return d
+}
+
+// floorSec is the Unix second of a nanosecond timestamp.
+func floorSec(ns int64) int64 {
+	s := ns / 1e9
+	if ns < 0 && s*1e9 != ns {
+		s--
+	}
+	return s
+}
+
+// Handle implements capture.Handler.
+func (d *dispatcher) Handle(p *decode.Packet, link decode.LinkType, frame []byte) {
+	err := decode.Decode(p, link, frame)
+	if !d.pl.wall {
+		if sec := floorSec(p.Timestamp); sec > d.sec || !d.started {
+			if d.started {
+				d.tick(sec)
+			}
+			d.sec, d.started = sec, true
+		}
+	}
+	s := d.shardOf(p)
+	b := d.cur[s]
+	if !b.fits(len(frame)) {
+		b = d.send(s)
+	}
+	d.seq++
+	b.add(p, frame, d.seq<<8|uint64(d.worker), err != nil)
+}
+
+// Flush implements capture.Handler: partly filled batches go out.
+func (d *dispatcher) Flush() {
+	for s, b := range d.cur {
+		if b.n > 0 {
+			d.send(s)
+		}
+	}
+}
+
+// tick tells every shard that the clock reached sec, with whatever its
+// batch holds.
+func (d *dispatcher) tick(sec int64) {
+	d.sec = sec
+	for s := range d.cur {
+		d.send(s)
+	}
+}
+
+// shardOf picks the shard: a symmetric hash of the IP pair (both
+// directions meet), of the 5-tuple in flow mode, of the ARP sender (so
+// one shard sees all bindings of an IP), or of the MAC pair.
+func (d *dispatcher) shardOf(p *decode.Packet) int {
+	if d.n == 1 {
+		return 0
+	}
+	var h uint64
+	switch {
+	case p.Layers&decode.LayerARP != 0:
+		h = flowtable.Hash16Bytes((*[16]byte)(&p.ARPSenderIP))
+	case p.IPVersion != 0:
+		h = flowtable.Hash16Bytes((*[16]byte)(&p.SrcIP)) ^ flowtable.Hash16Bytes((*[16]byte)(&p.DstIP))
+		if d.flowLB && p.Frag == decode.FragNone && p.Layers&(decode.LayerTCP|decode.LayerUDP|decode.LayerSCTP) != 0 {
+			h ^= flowtable.Hash64(uint64(p.SrcPort^p.DstPort) | uint64(p.Proto)<<16)
+		}
+	default:
+		h = flowtable.Hash64(macWord(p.SrcMAC)) ^ flowtable.Hash64(macWord(p.DstMAC))
+	}
+	return int((h >> 32) * d.n >> 32)
+}
+
+func macWord(m decode.MAC) uint64 {
+	return uint64(m[0]) | uint64(m[1])<<8 | uint64(m[2])<<16 | uint64(m[3])<<24 | uint64(m[4])<<32 | uint64(m[5])<<40
+}
+
+// send hands shard s its batch and returns the fresh one to fill.
+func (d *dispatcher) send(s int) *batch {
+	b := d.cur[s]
+	b.clock = d.sec
+	b.worker = d.worker
+	sh := d.pl.shards[s]
+	if d.pl.lossless {
+		select {
+		case sh.q <- b:
+		case <-d.pl.stop:
+			b.reset()
+			return b
+		}
+	} else {
+		select {
+		case sh.q <- b:
+		default:
+			d.pl.overload(sh, b)
+			b.reset()
+			return b
+		}
+	}
+	var nb *batch
+	select {
+	case nb = <-sh.pool:
+	case <-d.pl.stop:
+		nb = newBatch() // shutting down: never blocks
+	}
+	nb.reset()
+	d.cur[s] = nb
+	return nb
+}

@@ -1,0 +1,291 @@
+package engine
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/multimeter-fw/multimeter/services/analysis"
+	"github.com/multimeter-fw/multimeter/services/analysis/arp"
+	"github.com/multimeter-fw/multimeter/services/analysis/dhcp"
+	"github.com/multimeter-fw/multimeter/services/analysis/dns"
+	"github.com/multimeter-fw/multimeter/services/analysis/flow"
+	"github.com/multimeter-fw/multimeter/services/analysis/icmp"
+	"github.com/multimeter-fw/multimeter/services/analysis/iface"
+	"github.com/multimeter-fw/multimeter/services/analysis/l4port"
+	"github.com/multimeter-fw/multimeter/services/analysis/l7"
+	"github.com/multimeter-fw/multimeter/services/analysis/mac"
+	"github.com/multimeter-fw/multimeter/services/analysis/mpls"
+	"github.com/multimeter-fw/multimeter/services/analysis/names"
+	"github.com/multimeter-fw/multimeter/services/analysis/pktsize"
+	"github.com/multimeter-fw/multimeter/services/analysis/qos"
+	"github.com/multimeter-fw/multimeter/services/analysis/sip"
+	"github.com/multimeter-fw/multimeter/services/decode"
+	"github.com/multimeter-fw/multimeter/services/l7proto"
+	"github.com/multimeter-fw/multimeter/services/stats"
+	"github.com/multimeter-fw/multimeter/services/tap"
+)
+
+// shard is one analyzer goroutine. It owns its flow table and module
+// state; nothing here is touched by another goroutine except the atomic
+// counters and the queues.
+type shard struct {
+	id    int
+	pl    *pipeline
+	level analysis.Level
+	q     chan *batch // from the dispatchers
+	pool  chan *batch // empty batches back to them
+
+	free  chan *delta // back from the store's merge goroutine
+	delta *delta
+
+	groups  groups
+	flows   *flow.Tracker
+	mac     *mac.Shard
+	arp     *arp.Shard
+	dns     *dns.Shard
+	dhcp    dhcp.Shard
+	sip     *sip.Shard
+	sec     int64 // the second being collected
+	started bool
+	meta    tap.Meta
+
+	// Counters read by Load.
+	busyNs    atomic.Int64
+	packets   atomic.Uint64
+	dropped   atomic.Uint64 // packets of batches the queue had no room for
+	lostDelta atomic.Uint64 // figures that found an accumulator full
+}
+
+func newShard(pl *pipeline, id int, queueBatches, deltas int) *shard {
+	cfg := &pl.cfg
+	s := &shard{
+		id:     id,
+		pl:     pl,
+		level:  cfg.level(),
+		q:      make(chan *batch, queueBatches),
+		pool:   make(chan *batch, queueBatches+cfg.IOWorkers+2),
+		free:   make(chan *delta, deltas),
+		groups: newGroups(cfg.Groups),
+	}
+	for range cap(s.pool) {
+		s.pool <- newBatch()
+	}
+	per := cfg.Capacities.PerSecond
+	s.delta = newDelta(s.level, per)
+	for range deltas - 1 {
+		s.free <- newDelta(s.level, per)
+	}
+	if s.level >= analysis.LevelL2 {
+		s.mac = mac.NewShard(per / 2)
+	}
+	if s.level >= analysis.LevelL3 {
+		s.flows = flow.NewTracker(flow.Config{Capacity: cfg.Capacities.FlowsPerShard, IdleTimeoutSeconds: cfg.FlowIdleSeconds}, s.flowRecord)
+		s.arp = arp.NewShard(cfg.Capacities.Small)
+	}
+	if s.level >= analysis.LevelAll {
+		s.dns = dns.NewShard(cfg.Capacities.Small)
+		s.sip = sip.NewShard(pl.media)
+	}
+	return s
+}
+
+// run processes batches until the queue is closed.
+func (s *shard) run() {
+	var tick <-chan time.Time
+	if s.pl.wall {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+		s.sec, s.started = time.Now().Unix(), true
+	}
+	for {
+		select {
+		case b, ok := <-s.q:
+			if !ok {
+				s.finish()
+				return
+			}
+			start := time.Now()
+			s.batch(b)
+			s.busyNs.Add(int64(time.Since(start)))
+			s.pool <- b
+		case now := <-tick:
+			s.advance(now.Unix())
+		}
+	}
+}
+
+// advance closes the seconds before sec.
+func (s *shard) advance(sec int64) {
+	if !s.started {
+		s.sec, s.started = sec, true
+		return
+	}
+	if sec > s.sec {
+		s.closeSecond()
+		s.sec = sec
+	}
+}
+
+func (s *shard) batch(b *batch) {
+	if s.delta.packetRoom() < 4*batchPackets {
+		s.sendDelta(false)
+	}
+	if s.mac != nil && s.mac.Room() < batchPackets {
+		s.drainL2()
+	}
+	if s.pl.wall {
+		s.advance(time.Now().Unix())
+	}
+	for i := range b.n {
+		s.packet(&b.pkts[i], b.frame(i), b.seqs[i], b.bad[i])
+	}
+	s.packets.Add(uint64(b.n))
+	if !s.pl.wall {
+		s.advance(b.clock)
+	}
+}
+
+// packet analyses one packet and hands it to the sinks.
+func (s *shard) packet(p *decode.Packet, frame []byte, seq uint64, bad bool) {
+	if !s.pl.wall {
+		s.advance(floorSec(p.Timestamp))
+	}
+	d := s.delta
+	group := s.groups.match(p)
+	// The meta lives in the shard: handed to sinks by pointer, a local
+	// would escape to the heap for every packet.
+	meta := &s.meta
+	*meta = tap.Meta{Seq: seq, Group: group}
+	if ic, _ := d.iface.Upsert(iface.Key{Port: p.Port, Group: group}); ic != nil {
+		ic.C.RxPackets++
+		ic.C.RxBytes += uint64(p.OrigLen)
+		if bad {
+			ic.DecodeErrors++
+		}
+	}
+	if s.level >= analysis.LevelL2 {
+		s.mac.Packet(p, group)
+		c := oneRx(p)
+		d.sizes.Add(pktsize.Key{Class: pktsize.ClassOf(p.OrigLen), Group: group}, c)
+		qos.Count(d.qos, p, group, s.level >= analysis.LevelL3)
+		if p.MPLSCount > 0 {
+			mpls.Count(d.mpls, p, group)
+		}
+	}
+	if s.level >= analysis.LevelL3 {
+		switch {
+		case p.Layers&decode.LayerARP != 0:
+			s.arp.Packet(d.arp, p, group, s.sec)
+		case p.IPVersion != 0:
+			s.ipPacket(p, frame, group, meta)
+		}
+	}
+	s.pl.emit(s.id, p, frame, meta)
+}
+
+func oneRx(p *decode.Packet) stats.Counters {
+	return stats.Counters{RxPackets: 1, RxBytes: uint64(p.OrigLen)}
+}
+
+// ipPacket runs the flow-based modules.
+func (s *shard) ipPacket(p *decode.Packet, frame []byte, group uint16, meta *tap.Meta) {
+	d := s.delta
+	if p.Layers&(decode.LayerICMPv4|decode.LayerICMPv6) != 0 {
+		icmp.Count(d.icmp, p, group)
+	}
+	k, side := flow.KeyOf(p, group, s.level >= analysis.LevelL4)
+	f := s.flows.Packet(k, side, p, s.sec)
+	if s.level >= analysis.LevelL4 && p.Layers&decode.LayerTCP != 0 {
+		f.TCP.Update(p, side, p.Timestamp, &f.Events)
+	}
+	if s.level < analysis.LevelAll {
+		return
+	}
+	payload := p.Payload(frame)
+	fromClient := side == int(f.ClientSide)
+	if !f.DPI.Done() && p.Frag != decode.FragLater {
+		if name := f.DPI.Inspect(p.Proto, p.SrcPort, p.DstPort, payload, fromClient); name != nil {
+			src := names.TLS
+			if f.DPI.App() == l7proto.HTTP {
+				src = names.HTTP
+			}
+			d.names.Add(group, k.Addr(1-int(f.ClientSide)), src, name)
+		}
+	}
+	switch {
+	case dns.IsDNS(p):
+		s.dns.Packet(d.dns, d.names, p, payload, group, s.sec)
+	case dhcp.IsDHCP(p):
+		s.dhcp.Packet(d.dhcp, p, payload, group)
+	case sip.IsSIP(p) && len(payload) > 0:
+		meta.SIPNumbers = s.sip.Packet(d.sip, f, p, payload, group)
+	case p.Layers&decode.LayerUDP != 0:
+		s.sip.Media(f, &k)
+	}
+	meta.App = f.DPI.App()
+	if meta.SIPNumbers == ([2]uint64{}) {
+		meta.SIPNumbers = f.SIP
+	}
+}
+
+// flowRecord receives the flow tracker's records (at second close and on
+// eviction) and derives the per-flow module figures.
+func (s *shard) flowRecord(r *flow.Record) {
+	d := s.delta
+	if d.flowRoom() < 1 {
+		s.sendDelta(false)
+		d = s.delta
+	}
+	d.flows = append(d.flows, *r)
+	d.ip.AddFlow(r)
+	if d.ports != nil {
+		l4port.AddFlow(d.ports, r)
+	}
+	if d.apps != nil {
+		l7.AddFlow(d.apps, r)
+	}
+}
+
+// drainL2 derives the MAC figures of the L2 flows summed so far.
+func (s *shard) drainL2() {
+	if s.delta.flowRoom() < s.mac.Len() {
+		s.sendDelta(false)
+	}
+	s.mac.Drain(s.delta.mac, s.delta.vlan)
+}
+
+// closeSecond hands the store everything of the current second.
+func (s *shard) closeSecond() {
+	if s.flows != nil {
+		s.flows.Close(s.sec)
+	}
+	if s.mac != nil {
+		s.drainL2()
+	}
+	s.sendDelta(true)
+}
+
+// sendDelta hands the current delta to the store and takes a fresh one;
+// it waits when the store is behind by all of the shard's deltas.
+func (s *shard) sendDelta(final bool) {
+	d := s.delta
+	d.sec, d.final, d.shard = s.sec, final, s.id
+	s.pl.out <- d
+	s.delta = <-s.free
+}
+
+// finish hands the store the last second.
+func (s *shard) finish() {
+	if s.started {
+		if s.flows != nil {
+			s.flows.Close(s.sec)
+		}
+		if s.mac != nil {
+			s.drainL2()
+		}
+		d := s.delta
+		d.sec, d.final, d.shard = s.sec, true, s.id
+		s.pl.out <- d
+	}
+}

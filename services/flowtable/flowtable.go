@@ -1,0 +1,75 @@
+// Package flowtable provides the open-addressing hash tables the analysis
+// engine and the statistics store keep their entities in: fixed-size keys,
+// values without pointers, memory allocated once at construction and never
+// grown, so that a flood of new hosts or flows costs evictions, not memory.
+//
+// Table is the long-lived kind: it keeps its slots in a least-recently-
+// active list ordered by the second an entry was last touched, evicts the
+// oldest-inactive entry when it is full, and counts fills and evictions.
+//
+//	t := flowtable.New[flowKey, flowState](1 << 20)
+//	slot, isNew := t.Upsert(k, nowSec) // evicts the oldest entry if full
+//	st := t.Val(slot)
+//
+// Dense is the short-lived kind: an accumulator that is filled during one
+// second, read in insertion order and reset.
+//
+// Keys implement Hash; Mix and Hash64 help build a good one from the key's
+// fields. Neither table is safe for concurrent use.
+package flowtable
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// Key is a fixed-size, comparable table key with a well-mixed hash.
+type Key interface {
+	comparable
+	Hash() uint64
+}
+
+// Hash constants (from wyhash).
+const (
+	p0 = 0xa0761d6478bd642f
+	p1 = 0xe7037ed1a0b428db
+	p2 = 0x8ebc6af09c88c6e3
+)
+
+// Mix combines two 64-bit words into a well-distributed hash.
+func Mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a^p0, b^p1)
+	return hi ^ lo
+}
+
+// Hash64 hashes one 64-bit word.
+func Hash64(a uint64) uint64 { return Mix(a, p2) }
+
+// Hash16Bytes folds 16 bytes (an IPv6 or IPv4-mapped address) into a hash
+// input.
+func Hash16Bytes(b *[16]byte) uint64 {
+	return Mix(binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:]))
+}
+
+// Stats are a table's fill and eviction counters.
+type Stats struct {
+	Len       int    // entries in use
+	Cap       int    // entries the table can hold
+	Inserts   uint64 // entries ever inserted
+	Evictions uint64 // entries removed to make room (not expired or deleted)
+}
+
+// none marks the end of a list.
+const none = ^uint32(0)
+
+// bucket layout: high 32 bits hold the upper half of the key's hash (its
+// low bits are the home bucket), low 32 bits hold slot+1; 0 is empty.
+func bucketOf(tag uint32, slot uint32) uint64 { return uint64(tag)<<32 | uint64(slot+1) }
+
+func indexSize(capacity int) uint64 {
+	n := uint64(8)
+	for n < uint64(capacity)*2 {
+		n <<= 1
+	}
+	return n
+}

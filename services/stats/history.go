@@ -1,0 +1,382 @@
+package stats
+
+import (
+	"math/bits"
+	"slices"
+	"sort"
+)
+
+// rec is one entity's counters over one history step. gen tells apart the
+// entities that used the same slot one after another.
+type rec struct {
+	slot, gen uint32
+	c         Counters
+}
+
+const recBytes = 40
+
+func recOrder(a, b rec) int {
+	switch {
+	case a.slot != b.slot:
+		if a.slot < b.slot {
+			return -1
+		}
+		return 1
+	case a.gen != b.gen:
+		if a.gen < b.gen {
+			return -1
+		}
+		return 1
+	}
+	return 0
+}
+
+// bucket holds the records of one history step starting at t, sorted by
+// (slot, gen) once complete.
+type bucket struct {
+	t    int64
+	recs []rec
+}
+
+// find returns the counters of (slot, gen) in a sorted bucket.
+func (b *bucket) find(slot, gen uint32) (Counters, bool) {
+	r := b.recs
+	i := sort.Search(len(r), func(i int) bool {
+		return r[i].slot > slot || (r[i].slot == slot && r[i].gen >= gen)
+	})
+	if i < len(r) && r[i].slot == slot && r[i].gen == gen {
+		return r[i].c, true
+	}
+	return Counters{}, false
+}
+
+// level is a time-ordered queue of buckets of one step size.
+type level struct {
+	step    int64
+	keep    int64 // seconds
+	buckets []bucket
+	head    int // buckets[head:] are live
+}
+
+func (l *level) live() []bucket { return l.buckets[l.head:] }
+
+// last returns the newest bucket if it starts at t.
+func (l *level) last(t int64) *bucket {
+	if n := len(l.buckets); n > l.head && l.buckets[n-1].t == t {
+		return &l.buckets[n-1]
+	}
+	return nil
+}
+
+func (l *level) push(b bucket) {
+	if l.head > 0 && len(l.buckets) == cap(l.buckets) {
+		// Compact instead of growing: the queue's length is bounded by
+		// keep/step, so this reuses the same backing array forever.
+		n := copy(l.buckets, l.buckets[l.head:])
+		clear(l.buckets[n:])
+		l.buckets = l.buckets[:n]
+		l.head = 0
+	}
+	l.buckets = append(l.buckets, b)
+}
+
+func (l *level) popFront() bucket {
+	b := l.buckets[l.head]
+	l.buckets[l.head] = bucket{}
+	l.head++
+	if l.head == len(l.buckets) {
+		l.buckets, l.head = l.buckets[:0], 0
+	}
+	return b
+}
+
+// history is the time-major record store of one series: level 0 holds one
+// bucket per second with data, each further level coarser steps.
+type history struct {
+	st     *Store
+	levels []level
+	// open holds the seconds being merged, oldest first: shards may be a
+	// few seconds apart, and each second completes when all are done.
+	open []bucket
+}
+
+func newHistory(st *Store) history {
+	cfg := st.cfg
+	h := history{st: st}
+	h.levels = append(h.levels, level{step: 1, keep: cfg.RecentSeconds})
+	for _, l := range cfg.Levels {
+		h.levels = append(h.levels, level{step: l.StepSeconds, keep: l.KeepSeconds})
+	}
+	return h
+}
+
+// add records counters for (slot, gen) in second sec (an open second).
+func (h *history) add(sec int64, slot, gen uint32, c Counters) {
+	b := h.openBucket(sec)
+	if len(b.recs) == cap(b.recs) {
+		b.recs = h.st.pool.grow(h.st, b.recs)
+	}
+	b.recs = append(b.recs, rec{slot: slot, gen: gen, c: c})
+}
+
+// openBucket returns the open bucket of sec, opening it if needed.
+func (h *history) openBucket(sec int64) *bucket {
+	i := len(h.open)
+	for i > 0 && h.open[i-1].t >= sec {
+		if h.open[i-1].t == sec {
+			return &h.open[i-1]
+		}
+		i--
+	}
+	h.open = slices.Insert(h.open, i, bucket{t: sec})
+	return &h.open[i]
+}
+
+// complete closes the open seconds up to sec: each is sorted, duplicate
+// records (several shards or deltas of one entity) are merged, and it is
+// appended to level 0.
+func (h *history) complete(sec int64) {
+	n := 0
+	for n < len(h.open) && h.open[n].t <= sec {
+		h.closeBucket(h.open[n])
+		n++
+	}
+	h.open = slices.Delete(h.open, 0, n)
+}
+
+func (h *history) closeBucket(b bucket) {
+	if len(b.recs) == 0 {
+		if b.recs != nil {
+			h.st.pool.put(h.st, b.recs)
+		}
+		return
+	}
+	slices.SortFunc(b.recs, recOrder)
+	out := b.recs[:1]
+	for _, r := range b.recs[1:] {
+		if last := &out[len(out)-1]; last.slot == r.slot && last.gen == r.gen {
+			last.c.Add(r.c)
+		} else {
+			out = append(out, r)
+		}
+	}
+	b.recs = out
+	h.levels[0].push(b)
+}
+
+// age moves buckets that fell out of a level's window into the next
+// coarser level; the last level simply drops them.
+func (h *history) age(now int64) {
+	for i := range h.levels {
+		l := &h.levels[i]
+		for len(l.live()) > 0 && l.live()[0].t <= now-l.keep {
+			b := l.popFront()
+			if i+1 == len(h.levels) {
+				h.st.pool.put(h.st, b.recs)
+				continue
+			}
+			h.fold(&h.levels[i+1], b)
+		}
+	}
+}
+
+// fold merges bucket b into the bucket of next that covers it.
+func (h *history) fold(next *level, b bucket) {
+	t := b.t - mod(b.t, next.step)
+	dst := next.last(t)
+	if dst == nil {
+		b.t = t
+		next.push(b)
+		return
+	}
+	merged := h.st.pool.get(h.st, len(dst.recs)+len(b.recs))
+	merged = mergeRecs(merged, dst.recs, b.recs)
+	h.st.pool.put(h.st, dst.recs)
+	h.st.pool.put(h.st, b.recs)
+	dst.recs = merged
+}
+
+func mod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
+// mergeRecs merges two sorted record lists into out, adding equal keys.
+func mergeRecs(out, a, b []rec) []rec {
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch recOrder(a[i], b[j]) {
+		case -1:
+			out = append(out, a[i])
+			i++
+		case 1:
+			out = append(out, b[j])
+			j++
+		default:
+			r := a[i]
+			r.c.Add(b[j].c)
+			out = append(out, r)
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+// oldest is the start of the oldest bucket.
+func (h *history) oldest() (int64, bool) {
+	for i := len(h.levels) - 1; i >= 0; i-- {
+		if live := h.levels[i].live(); len(live) > 0 {
+			return live[0].t, true
+		}
+	}
+	return 0, false
+}
+
+// dropOldest drops every bucket starting at or before t.
+func (h *history) dropOldest(t int64) {
+	for i := len(h.levels) - 1; i >= 0; i-- {
+		l := &h.levels[i]
+		for len(l.live()) > 0 && l.live()[0].t <= t {
+			b := l.popFront()
+			h.st.pool.put(h.st, b.recs)
+		}
+	}
+}
+
+func (h *history) reset() {
+	for i := range h.levels {
+		l := &h.levels[i]
+		for len(l.live()) > 0 {
+			b := l.popFront()
+			h.st.pool.put(h.st, b.recs)
+		}
+	}
+	for _, b := range h.open {
+		h.st.pool.put(h.st, b.recs)
+	}
+	h.open = h.open[:0]
+}
+
+func (h *history) records() int {
+	n := 0
+	for _, b := range h.open {
+		n += len(b.recs)
+	}
+	for i := range h.levels {
+		for _, b := range h.levels[i].live() {
+			n += len(b.recs)
+		}
+	}
+	return n
+}
+
+// each calls fn for every complete bucket whose start lies in [from, to),
+// finest level first. Each second's data is in exactly one bucket.
+func (h *history) each(from, to int64, fn func(b *bucket, step int64)) {
+	for i := range h.levels {
+		l := &h.levels[i]
+		live := l.live()
+		// Buckets are in time order: find the first one starting at from.
+		k := sort.Search(len(live), func(k int) bool { return live[k].t >= from })
+		for ; k < len(live) && live[k].t < to; k++ {
+			fn(&live[k], l.step)
+		}
+	}
+}
+
+// coarsestStep is the largest step of the buckets in [from, to).
+func (h *history) coarsestStep(from, to int64) int64 {
+	step := int64(1)
+	for i := range h.levels {
+		live := h.levels[i].live()
+		if len(live) == 0 {
+			continue
+		}
+		if live[0].t < to && live[len(live)-1].t >= from-h.levels[i].step {
+			step = h.levels[i].step
+		}
+	}
+	return step
+}
+
+// recPool recycles record slices by power-of-two capacity so the merge
+// goroutine stops allocating once history has reached its steady size.
+type recPool struct {
+	classes [32][][]rec
+	held    int64 // bytes in the pool
+}
+
+func class(n int) int {
+	if n <= 64 {
+		return 6
+	}
+	return bits.Len(uint(n - 1))
+}
+
+// get returns an empty slice with room for n records.
+func (p *recPool) get(st *Store, n int) []rec {
+	c := class(n)
+	if l := p.classes[c]; len(l) > 0 {
+		s := l[len(l)-1]
+		p.classes[c] = l[:len(l)-1]
+		p.held -= int64(cap(s)) * recBytes
+		return s[:0]
+	}
+	st.histBytes += int64(1<<c) * recBytes
+	return make([]rec, 0, 1<<c)
+}
+
+// put returns s to the pool.
+func (p *recPool) put(st *Store, s []rec) {
+	if cap(s) == 0 {
+		return
+	}
+	c := class(cap(s))
+	if 1<<c != cap(s) {
+		// Not from the pool (never happens): forget it.
+		st.histBytes -= int64(cap(s)) * recBytes
+		return
+	}
+	p.classes[c] = append(p.classes[c], s[:0])
+	p.held += int64(cap(s)) * recBytes
+}
+
+// grow returns s with twice the room.
+func (p *recPool) grow(st *Store, s []rec) []rec {
+	n := p.get(st, max(2*cap(s), 64))
+	n = append(n, s...)
+	p.put(st, s)
+	return n
+}
+
+// trim lets the garbage collector have pooled slices beyond a quarter of
+// the budget, and all of them while the budget is exceeded.
+func (p *recPool) trim(st *Store) {
+	over := func() bool {
+		return p.held > st.cfg.HistoryBytes/4 || (p.held > 0 && st.histBytes > st.cfg.HistoryBytes)
+	}
+	for c := len(p.classes) - 1; c >= 0; c-- {
+		for len(p.classes[c]) > 0 && over() {
+			l := p.classes[c]
+			p.classes[c] = l[:len(l)-1]
+			b := int64(1<<c) * recBytes
+			p.held -= b
+			st.histBytes -= b
+		}
+	}
+}
+
+// free drops every pooled slice.
+func (p *recPool) free(st *Store) {
+	for c := range p.classes {
+		n := int64(len(p.classes[c])) * int64(1<<c) * recBytes
+		p.held -= n
+		st.histBytes -= n
+		p.classes[c] = nil
+	}
+}
