@@ -72,7 +72,7 @@ const (
 // len(frame). It allocates nothing.
 func Decode(p *Packet, link LinkType, frame []byte) error {
 	ts, orig, port := p.Timestamp, p.OrigLen, p.Port
-	*p = Packet{Timestamp: ts, OrigLen: orig, Port: port, CapLen: uint32(len(frame)), TCPWindowScale: -1}
+	*p = Packet{Timestamp: ts, OrigLen: orig, Port: port, CapLen: uint32(len(frame)), Link: link, TCPWindowScale: -1}
 	if len(frame) > 0xffff {
 		// Offsets are 16 bits; jumbo frames beyond 64 KiB do not occur on
 		// monitor ports, and GRO super-packets are decoded up to this limit.

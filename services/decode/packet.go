@@ -146,12 +146,13 @@ const (
 )
 
 // Packet is one decoded frame. Capture fills Timestamp, OrigLen and Port;
-// Decode fills the rest. Offsets index the frame passed to Decode.
+// Decode fills the rest, including the link type it decoded the frame as. Offsets index the frame passed to Decode.
 type Packet struct {
 	Timestamp int64  // nanoseconds since the Unix epoch
 	OrigLen   uint32 // length on the wire without FCS
 	CapLen    uint32 // bytes captured (len(frame))
 	Port      uint16 // receiving monitor port
+	Link      LinkType
 
 	Layers Layer
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/multimeter-fw/multimeter/services/decode"
 	"github.com/multimeter-fw/multimeter/services/filter"
-	"github.com/multimeter-fw/multimeter/services/ringbuf"
 	"github.com/multimeter-fw/multimeter/services/tap"
 )
 
@@ -85,7 +84,7 @@ func (l *Live) Packet(shard int, p *decode.Packet, frame []byte, m *tap.Meta) {
 	var h [liveHeader]byte
 	binary.LittleEndian.PutUint64(h[0:], uint64(p.Timestamp))
 	binary.LittleEndian.PutUint32(h[8:], uint32(p.Port))
-	binary.LittleEndian.PutUint32(h[12:], uint32(ringbuf.LinkTypeOf(p)))
+	binary.LittleEndian.PutUint32(h[12:], uint32(p.Link))
 	binary.LittleEndian.PutUint32(h[16:], max(p.OrigLen, uint32(len(frame))))
 	binary.LittleEndian.PutUint64(h[20:], m.Seq)
 	binary.LittleEndian.PutUint32(h[28:], uint32(len(frame)))

@@ -220,7 +220,7 @@ func (b *Buffer) drop(packets, bytes uint64) {
 func (b *Buffer) notePort(p *decode.Packet) {
 	slot := &b.ports[p.Port]
 	if slot.Load() == 0 {
-		slot.CompareAndSwap(0, uint32(LinkTypeOf(p))+1)
+		slot.CompareAndSwap(0, uint32(p.Link)+1)
 	}
 }
 
@@ -236,21 +236,6 @@ func (b *Buffer) links() []decode.LinkType {
 		}
 	}
 	return out
-}
-
-// LinkTypeOf tells the link type of a decoded frame: the tap hands over
-// decoded packets, not their link type. Monitor ports are Ethernet; pcap
-// replays may be raw IP or Linux cooked captures.
-func LinkTypeOf(p *decode.Packet) decode.LinkType {
-	switch {
-	case p.Layers&decode.LayerSLL != 0 && p.L3Off == 16:
-		return decode.LinkSLL
-	case p.Layers&decode.LayerSLL != 0:
-		return decode.LinkSLL2
-	case p.Layers&decode.LayerEthernet == 0 && p.IPVersion != 0 && p.L3Off == 0:
-		return decode.LinkRaw
-	}
-	return decode.LinkEthernet
 }
 
 func (b *Buffer) shardState(shard int) *shardState {
