@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 export CGO_ENABLED ?= 0
 
-.PHONY: all test unit-test vet deps build
+.PHONY: all test unit-test vet deps build bench
 
 all: build
 
@@ -29,3 +29,8 @@ unit-test:
 	$(GO) test ./...
 
 test: vet unit-test
+
+# Offline analysis next to tshark and ndpiReader on a generated 2,000,000
+# packet mix, memory per connection and IP, store query latencies.
+bench:
+	$(GO) run ./tools/cmd/bench

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -102,20 +103,44 @@ type conv struct {
 	aPackets, bPackets uint64 // frames sent by A, by B
 }
 
+// tables are tshark's endpoint and conversation tables.
+type tables struct {
+	ips   map[netip.Addr]endpoint
+	macs  map[decode.MAC]endpoint
+	convs []conv
+}
+
 // tsharkTables parses one `tshark -q -z endpoints,... -z conv,...` run,
 // over the frames a display filter selects ("" for all).
-func tsharkTables(t testing.TB, path, filter string) (map[netip.Addr]endpoint, []conv) {
+func tsharkTables(t testing.TB, path, filter string) tables {
 	t.Helper()
 	if filter != "" {
 		filter = "," + filter
 	}
-	out := tshark(t, "-q", "-z", "endpoints,ip"+filter, "-z", "endpoints,ipv6"+filter, "-z", "conv,tcp"+filter, "-z", "conv,udp"+filter, "-r", path)
+	out := tshark(t, "-n", "-q", "-z", "endpoints,ip"+filter, "-z", "endpoints,ipv6"+filter, "-z", "endpoints,eth"+filter,
+		"-z", "conv,tcp"+filter, "-z", "conv,udp"+filter, "-r", path)
 	eps := map[netip.Addr]endpoint{}
+	macs := map[decode.MAC]endpoint{}
 	var convs []conv
+	inEth := false
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		switch {
+		case len(f) == 2 && f[0] == "Ethernet" && f[1] == "Endpoints":
+			inEth = true
+		case len(f) == 2 && f[1] == "Endpoints":
+			inEth = false
+		case len(f) == 7 && inEth:
+			m, err := net.ParseMAC(f[0])
+			if err != nil {
+				continue
+			}
+			var v [6]uint64
+			for i := range v {
+				v[i], _ = strconv.ParseUint(f[i+1], 10, 64)
+			}
+			macs[decode.MAC(m)] = endpoint{txPackets: v[2], txBytes: v[3], rxPackets: v[4], rxBytes: v[5]}
 		case len(f) == 7:
 			a, err := netip.ParseAddr(f[0])
 			if err != nil {
@@ -140,10 +165,10 @@ func tsharkTables(t testing.TB, path, filter string) (map[netip.Addr]endpoint, [
 			convs = addConv(convs, a, b, aFrames, bFrames)
 		}
 	}
-	if len(eps) == 0 {
-		t.Fatalf("no endpoints parsed from tshark:\n%s", out)
+	if !bytes.Contains(out, []byte("IPv4 Endpoints")) {
+		t.Fatalf("no endpoint tables in tshark's output:\n%s", out)
 	}
-	return eps, convs
+	return tables{ips: eps, macs: macs, convs: convs}
 }
 
 // addConv adds a conversation row; tshark may split one address/port
@@ -367,12 +392,35 @@ func checkDNSAndHandshakes(t *testing.T, e *Engine, frames []frame) {
 	}
 }
 
+// checkMACs compares every MAC tshark lists with ours, both ways.
+func checkMACs(t *testing.T, e *Engine, macs map[decode.MAC]endpoint) {
+	st := e.Stats()
+	for m, want := range macs {
+		got, ok := st.MAC.Get(0, m, stats.Query{SkipHistory: true})
+		c := got.AllTime
+		if g := (endpoint{c.TxPackets, c.TxBytes, c.RxPackets, c.RxBytes}); !ok || g != want {
+			t.Errorf("MAC %s: tx %d/%d rx %d/%d packets/bytes (found %v); tshark: tx %d/%d rx %d/%d",
+				m, g.txPackets, g.txBytes, g.rxPackets, g.rxBytes, ok, want.txPackets, want.txBytes, want.rxPackets, want.rxBytes)
+		}
+	}
+	if n := st.MAC.MACs.Len(0); n != len(macs) {
+		all, _ := st.MAC.List(stats.ListQuery{Query: stats.Query{SkipHistory: true}})
+		for _, m := range all {
+			if _, ok := macs[m.Key.MAC]; !ok {
+				t.Errorf("MAC %s (%+v) is not in tshark's endpoints", m.Key.MAC, m.AllTime)
+			}
+		}
+		t.Errorf("we have %d MACs; tshark %d", n, len(macs))
+	}
+}
+
 // checkAgainstTshark runs every comparison on one capture.
 func checkAgainstTshark(t *testing.T, e *Engine, path string) {
-	eps, convs := tsharkTables(t, path, "")
+	tb := tsharkTables(t, path, "")
 	frames := tsharkFrames(t, path)
-	checkEndpoints(t, e, eps)
-	checkConversations(t, e, convs, frames)
+	checkEndpoints(t, e, tb.ips)
+	checkMACs(t, e, tb.macs)
+	checkConversations(t, e, tb.convs, frames)
 	checkDNSAndHandshakes(t, e, frames)
 }
 

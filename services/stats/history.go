@@ -151,7 +151,7 @@ func (h *history) closeBucket(b bucket) {
 		}
 		return
 	}
-	slices.SortFunc(b.recs, recOrder)
+	b.recs = h.sortRecs(b.recs)
 	out := b.recs[:1]
 	for _, r := range b.recs[1:] {
 		if last := &out[len(out)-1]; last.slot == r.slot && last.gen == r.gen {
@@ -162,6 +162,39 @@ func (h *history) closeBucket(b bucket) {
 	}
 	b.recs = out
 	h.levels[0].push(b)
+}
+
+// sortRecs orders records by (slot, gen). Large buckets are radix sorted
+// on the slot: stable, so one slot's records stay in the order they were
+// added, which is gen order (an entity taking over a slot is always newer).
+func (h *history) sortRecs(r []rec) []rec {
+	if len(r) < 512 {
+		slices.SortStableFunc(r, recOrder)
+		return r
+	}
+	tmp := h.st.pool.get(h.st, len(r))[:len(r)]
+	count := &h.st.radix
+	src, dst := r, tmp
+	for shift := uint(0); shift < 32; shift += 16 {
+		clear(count[:])
+		for i := range src {
+			count[uint16(src[i].slot>>shift)]++
+		}
+		pos := int32(0)
+		for i, c := range count {
+			count[i] = pos
+			pos += c
+		}
+		for i := range src {
+			k := uint16(src[i].slot >> shift)
+			dst[count[k]] = src[i]
+			count[k]++
+		}
+		src, dst = dst, src
+	}
+	// Two passes: the sorted records are back in r.
+	h.st.pool.put(h.st, tmp)
+	return r
 }
 
 // age moves buckets that fell out of a level's window into the next

@@ -159,6 +159,7 @@ type Store struct {
 
 	histBytes int64 // bytes held by history records (buckets and pool)
 	dropped   uint64
+	radix     [1 << 16]int32 // counts for sorting a second's records
 }
 
 // seriesHistory is what the store needs of each series to age and trim
