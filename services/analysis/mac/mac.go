@@ -81,7 +81,6 @@ type dir struct {
 	bytes   uint64
 }
 
-
 // Shard sums one second of packets per L2 flow.
 type Shard struct {
 	flows *flowtable.Dense[l2Key, [2]dir]
