@@ -71,6 +71,9 @@ type Report struct {
 // Throughput is one analyser's speed on the capture.
 type Throughput struct {
 	Wall, CPU time.Duration
+	// Analyzer is the time our analyzer shards were busy (zero for the
+	// peers): the figure per analyzer core, I/O and store threads apart.
+	Analyzer time.Duration
 }
 
 // PPS is packets per wall-clock second.
@@ -230,15 +233,20 @@ func offline(ctx context.Context, f *frames, shards int) (Throughput, float64, e
 	}
 	var cpu0 time.Duration
 	var wall0 time.Time
+	var busy0 engine.Processed
 	var m0, m1 runtime.MemStats
 	src := &memSource{f: f, loops: 1 + measuredLoops, markLoop: 1, mark: func() {
 		runtime.ReadMemStats(&m0)
-		cpu0, wall0 = cpuTime(), time.Now()
+		cpu0, wall0, busy0 = cpuTime(), time.Now(), e.Processed()
 	}}
 	if err := e.Run(ctx, src); err != nil {
 		return Throughput{}, 0, err
 	}
-	t := Throughput{Wall: time.Since(wall0) / measuredLoops, CPU: (cpuTime() - cpu0) / measuredLoops}
+	t := Throughput{
+		Wall:     time.Since(wall0) / measuredLoops,
+		CPU:      (cpuTime() - cpu0) / measuredLoops,
+		Analyzer: (e.Processed().Busy - busy0.Busy) / measuredLoops,
+	}
 	runtime.ReadMemStats(&m1)
 	return t, float64(m1.Mallocs-m0.Mallocs) / float64(measuredLoops*len(f.data)), nil
 }

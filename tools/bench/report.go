@@ -27,6 +27,10 @@ func (r *Report) write(w io.Writer, cfg Config) {
 	}
 	ratio("tshark", r.Tshark)
 	ratio("ndpiReader", r.NDPI)
+	if a := r.Ours.Analyzer; a > 0 {
+		fmt.Fprintf(w, "per analyzer core (shard busy %s): %.0f packets/s; the rest of our CPU is the I/O worker (decode, dispatch) and the store merge\n",
+			a.Round(time.Millisecond), rate(n, a))
+	}
 	fmt.Fprintf(w, "allocations per packet (steady state): %.4f\n", r.AllocsPer)
 	fmt.Fprintf(w, "aims: >= 2,000,000 packets/s per core, > 20x tshark, > 10x ndpiReader, 0 allocations\n")
 

@@ -88,8 +88,8 @@ func connBytes(n int, active int) float64 {
 				tracker.Packet(r.Key, 0, &p, start+s)
 			}
 		}
-		st.Complete(start + s)
 		st.Unlock()
+		st.Complete(start + s)
 	}
 	used := heap() - before
 	runtime.KeepAlive(conns)
@@ -108,8 +108,8 @@ func ipBytes(n int) float64 {
 			k := ip.Key{Addr: decode.AddrFrom4([4]byte(binary.BigEndian.AppendUint32(nil, 0x0a000000+uint32(i))))}
 			ips.Add(start+s, k, stats.Counters{TxPackets: 1, TxBytes: 100})
 		}
-		st.Complete(start + s)
 		st.Unlock()
+		st.Complete(start + s)
 	}
 	used := heap() - before
 	runtime.KeepAlive(ips)
@@ -159,8 +159,8 @@ func queryStore(ctx context.Context, ips, conns int) (Queries, error) {
 		}
 		is.Merge(sec, acc)
 		acc.Reset()
-		st.Complete(sec)
 		st.Unlock()
+		st.Complete(sec)
 	}
 	// Every IP appears: the first second touches the clients in order.
 	for s := range int64(seconds) {
