@@ -47,7 +47,7 @@ type Engine struct {
 	sinkID    int
 	finished  bool // the last Run ended because its source did
 
-	done       Processed // totals of finished pipelines
+	done Processed // totals of finished pipelines
 
 	stats      atomic.Pointer[Stats]
 	sinks      atomic.Pointer[[]sinkEntry]

@@ -123,8 +123,8 @@ func (s *Series[K, A]) evicted(slot uint32, k *K, _ *A) {
 }
 
 func (s *Series[K, A]) prepare(sec int64) { s.hist.prepare(sec, &s.pend) }
-func (s *Series[K, A]) apply()             { s.hist.apply(&s.pend) }
-func (s *Series[K, A]) recycle()           { s.hist.recycle(&s.pend) }
+func (s *Series[K, A]) apply()            { s.hist.apply(&s.pend) }
+func (s *Series[K, A]) recycle()          { s.hist.recycle(&s.pend) }
 func (s *Series[K, A]) oldest() (int64, bool) {
 	return s.hist.oldest()
 }

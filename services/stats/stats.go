@@ -161,6 +161,10 @@ type Store struct {
 	histBytes atomic.Int64 // bytes held by history records (buckets and pool)
 	dropped   uint64
 	radix     [1 << 16]int32 // counts for sorting a second's records
+
+	// scratch keeps the dense arrays lists sort by, for a few concurrent
+	// queries (a sync.Pool would drop them at every collection).
+	scratch chan *[]uint64
 }
 
 // seriesHistory is what the store needs of each series to complete,
@@ -177,7 +181,7 @@ type seriesHistory interface {
 
 // New returns an empty store. cfg must be valid.
 func New(cfg Config) *Store {
-	return &Store{cfg: cfg.WithDefaults()}
+	return &Store{cfg: cfg.WithDefaults(), scratch: make(chan *[]uint64, 4)}
 }
 
 // Config returns the store's configuration with defaults applied.
@@ -198,7 +202,7 @@ func (s *Store) RUnlock() { s.mu.RUnlock() }
 
 // yieldEvery is how many Adds the merge does before letting waiting readers
 // in: about a fraction of a millisecond of work.
-const yieldEvery = 2048
+const yieldEvery = 512
 
 // maybeYield briefly releases the write lock so that readers never wait
 // for a whole second's merge. Called with the write lock held.
