@@ -63,8 +63,13 @@ bench-image: deps
 	$(GO) run ./tools/cmd/benchimage -version $(VERSION)
 
 # Benchmarks: every figure printed beside the peers' figures from the same run.
-.PHONY: bench bench-live bench-ringbuf
-bench: bench-live bench-ringbuf
+.PHONY: bench bench-analysis bench-live bench-ringbuf
+bench: bench-analysis bench-live bench-ringbuf
+
+# Offline analysis next to tshark and ndpiReader on a generated 2,000,000
+# packet mix, memory per connection and IP, store query latencies.
+bench-analysis:
+	$(GO) run ./tools/cmd/bench
 
 # Live capture over a veth pair in a network namespace at tcpreplay's top
 # speed, beside tcpdump on the same veth (needs root).

@@ -47,6 +47,8 @@ type Engine struct {
 	sinkID    int
 	finished  bool // the last Run ended because its source did
 
+	done Processed // totals of finished pipelines
+
 	stats      atomic.Pointer[Stats]
 	sinks      atomic.Pointer[[]sinkEntry]
 	pl         atomic.Pointer[pipeline]
@@ -183,6 +185,7 @@ func (e *Engine) Run(ctx context.Context, src capture.Source) error {
 			cancel()
 			<-errc
 			e.mu.Lock()
+			e.retire(pl)
 			e.apply(req)
 			e.mu.Unlock()
 			close(req.done)
@@ -196,6 +199,7 @@ func (e *Engine) stop(finished bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.running, e.finished = false, finished
+	e.retire(e.pl.Load())
 	e.pl.Store(nil)
 	select {
 	case req := <-e.restartCh:
@@ -312,6 +316,41 @@ func (e *Engine) Interfaces() []Interface {
 	}
 	slices.SortFunc(out, func(a, b Interface) int { return int(a.Port) - int(b.Port) })
 	return out
+}
+
+// Processed counts what the analyzer shards did since the engine was
+// created.
+type Processed struct {
+	Packets uint64        `json:"packets"`
+	Dropped uint64        `json:"dropped"` // not processed due to overload
+	Busy    time.Duration `json:"busy"`    // time the shards spent processing, summed
+}
+
+// Processed returns the totals of every run so far, the current one
+// included.
+func (e *Engine) Processed() Processed {
+	e.mu.Lock()
+	p := e.done
+	e.mu.Unlock()
+	if pl := e.pl.Load(); pl != nil {
+		p.add(pl)
+	}
+	return p
+}
+
+func (p *Processed) add(pl *pipeline) {
+	for _, s := range pl.shards {
+		p.Packets += s.packets.Load()
+		p.Dropped += s.dropped.Load()
+		p.Busy += time.Duration(s.busyNs.Load())
+	}
+}
+
+// retire adds a finished pipeline's counters to the totals; e.mu is held.
+func (e *Engine) retire(pl *pipeline) {
+	if pl != nil {
+		e.done.add(pl)
+	}
 }
 
 // ShardLoad is one analyzer shard's last second.

@@ -266,7 +266,7 @@ func TestReplayRunsOnTheCaptureClock(t *testing.T) {
 			from, to = q.Start, q.End
 		}
 		filter := "frame.time_epoch >= " + itoa(from) + " && frame.time_epoch < " + itoa(to)
-		eps, _ := tsharkTables(t, path, filter)
+		eps := tsharkTables(t, path, filter).ips
 		q.SkipHistory = true
 		for a, want := range eps {
 			got, ok := st.IP.Get(0, decode.AddrFromNetip(a), q)
@@ -293,7 +293,7 @@ func TestGroupsKeepStatisticsApart(t *testing.T) {
 	cfg.Groups = []GroupRule{{Name: "ten", VLANs: []uint16{10}}, {Name: "others", VLANs: []uint16{20, 100}}}
 	e := replay(t, path, cfg)
 	for group, filter := range map[uint16]string{0: "!vlan", 1: "vlan.id == 10", 2: "vlan.id == 20 || vlan.id == 100"} {
-		eps, _ := tsharkTables(t, path, filter)
+		eps := tsharkTables(t, path, filter).ips
 		if len(eps) == 0 {
 			t.Fatalf("group %d: tshark found no IPs for %q", group, filter)
 		}

@@ -144,9 +144,7 @@ func (pl *pipeline) merge() {
 			lo = min(lo, last[j])
 		}
 		if all && (!haveCompleted || lo > completed) {
-			st.Store.Lock()
 			st.Store.Complete(lo)
-			st.Store.Unlock()
 			completed, haveCompleted = lo, true
 		}
 	}
@@ -159,9 +157,7 @@ func (pl *pipeline) merge() {
 		}
 	}
 	if any && (!haveCompleted || hi > completed) {
-		st.Store.Lock()
 		st.Store.Complete(hi)
-		st.Store.Unlock()
 	}
 }
 

@@ -49,6 +49,13 @@ type shard struct {
 	started bool
 	meta    tap.Meta
 
+	// Per-packet counters that need no table: size classes, DSCP and PCP
+	// per group, handed on when the second closes.
+	classes []classCounts
+	// The interface entry of the last packet (most captures have one port).
+	ifaceKey iface.Key
+	ifaceVal *iface.Delta
+
 	// Counters read by Load.
 	busyNs    atomic.Int64
 	packets   atomic.Uint64
@@ -75,6 +82,7 @@ func newShard(pl *pipeline, id int, queueBatches, deltas int) *shard {
 	for range deltas - 1 {
 		s.free <- newDelta(s.level, per)
 	}
+	s.classes = make([]classCounts, len(cfg.Groups)+1)
 	if s.level >= analysis.LevelL2 {
 		s.mac = mac.NewShard(per / 2)
 	}
@@ -157,7 +165,7 @@ func (s *shard) packet(p *decode.Packet, frame []byte, seq uint64, bad bool) {
 	// would escape to the heap for every packet.
 	meta := &s.meta
 	*meta = tap.Meta{Seq: seq, Group: group}
-	if ic, _ := d.iface.Upsert(iface.Key{Port: p.Port, Group: group}); ic != nil {
+	if ic := s.iface(iface.Key{Port: p.Port, Group: group}); ic != nil {
 		ic.C.RxPackets++
 		ic.C.RxBytes += uint64(p.OrigLen)
 		if bad {
@@ -165,12 +173,13 @@ func (s *shard) packet(p *decode.Packet, frame []byte, seq uint64, bad bool) {
 		}
 	}
 	if s.level >= analysis.LevelL2 {
-		s.mac.Packet(p, group)
-		c := oneRx(p)
-		d.sizes.Add(pktsize.Key{Class: pktsize.ClassOf(p.OrigLen), Group: group}, c)
-		qos.Count(d.qos, p, group, s.level >= analysis.LevelL3)
+		s.classes[group].count(p, s.level >= analysis.LevelL3)
 		if p.MPLSCount > 0 {
 			mpls.Count(d.mpls, p, group)
+		}
+		// IP packets reach the L2 figures through their flow's record.
+		if s.level == analysis.LevelL2 || p.IPVersion == 0 {
+			s.mac.Packet(p, group)
 		}
 	}
 	if s.level >= analysis.LevelL3 {
@@ -184,8 +193,72 @@ func (s *shard) packet(p *decode.Packet, frame []byte, seq uint64, bad bool) {
 	s.pl.emit(s.id, p, frame, meta)
 }
 
-func oneRx(p *decode.Packet) stats.Counters {
-	return stats.Counters{RxPackets: 1, RxBytes: uint64(p.OrigLen)}
+// iface returns the current delta's entry for k.
+func (s *shard) iface(k iface.Key) *iface.Delta {
+	if s.ifaceVal != nil && s.ifaceKey == k {
+		return s.ifaceVal
+	}
+	v, _ := s.delta.iface.Upsert(k)
+	s.ifaceKey, s.ifaceVal = k, v
+	return v
+}
+
+// classCounts are one group's per-second counters by size class, DSCP and
+// PCP.
+type classCounts struct {
+	sizes [8]stats.Counters
+	dscp  [64]stats.Counters
+	pcp   [8]stats.Counters
+	used  bool
+}
+
+func (c *classCounts) count(p *decode.Packet, dscp bool) {
+	n := uint64(p.OrigLen)
+	c.used = true
+	x := &c.sizes[pktsize.IndexOf(p.OrigLen)]
+	x.RxPackets++
+	x.RxBytes += n
+	if p.VLANCount > 0 {
+		x := &c.pcp[p.PCP&7]
+		x.RxPackets++
+		x.RxBytes += n
+	}
+	if dscp && p.IPVersion != 0 {
+		x := &c.dscp[p.DSCP()]
+		x.RxPackets++
+		x.RxBytes += n
+	}
+}
+
+// flushClasses hands the class counters to the delta and clears them.
+func (s *shard) flushClasses() {
+	for g := range s.classes {
+		c := &s.classes[g]
+		if !c.used {
+			continue
+		}
+		if s.delta.sizes.Room() < len(c.sizes) || s.delta.qos.Room() < len(c.dscp)+len(c.pcp) {
+			s.sendDelta(false)
+		}
+		d := s.delta
+		group := uint16(g)
+		for i, x := range c.sizes {
+			if x.RxPackets > 0 {
+				d.sizes.Add(pktsize.Key{Class: pktsize.Classes[i], Group: group}, x)
+			}
+		}
+		for v, x := range c.dscp {
+			if x.RxPackets > 0 {
+				d.qos.Add(qos.Key{Kind: qos.DSCP, Value: uint8(v), Group: group}, x)
+			}
+		}
+		for v, x := range c.pcp {
+			if x.RxPackets > 0 {
+				d.qos.Add(qos.Key{Kind: qos.PCP, Value: uint8(v), Group: group}, x)
+			}
+		}
+		*c = classCounts{}
+	}
 }
 
 // ipPacket runs the flow-based modules.
@@ -195,7 +268,10 @@ func (s *shard) ipPacket(p *decode.Packet, frame []byte, group uint16, meta *tap
 		icmp.Count(d.icmp, p, group)
 	}
 	k, side := flow.KeyOf(p, group, s.level >= analysis.LevelL4)
-	f := s.flows.Packet(k, side, p, s.sec)
+	f, l2 := s.flows.Packet(k, side, p, s.sec)
+	if !l2 {
+		s.mac.Packet(p, group)
+	}
 	if s.level >= analysis.LevelL4 && p.Layers&decode.LayerTCP != 0 {
 		f.TCP.Update(p, side, p.Timestamp, &f.Events)
 	}
@@ -237,8 +313,15 @@ func (s *shard) flowRecord(r *flow.Record) {
 		s.sendDelta(false)
 		d = s.delta
 	}
+	if s.mac != nil && s.mac.Room() < 2 {
+		s.drainL2()
+		d = s.delta
+	}
 	d.flows = append(d.flows, *r)
 	d.ip.AddFlow(r)
+	if s.mac != nil {
+		s.mac.AddFlow(r)
+	}
 	if d.ports != nil {
 		l4port.AddFlow(d.ports, r)
 	}
@@ -257,13 +340,19 @@ func (s *shard) drainL2() {
 
 // closeSecond hands the store everything of the current second.
 func (s *shard) closeSecond() {
+	s.collect()
+	s.sendDelta(true)
+}
+
+// collect moves what the shard summed outside the delta into it.
+func (s *shard) collect() {
 	if s.flows != nil {
 		s.flows.Close(s.sec)
 	}
 	if s.mac != nil {
 		s.drainL2()
+		s.flushClasses()
 	}
-	s.sendDelta(true)
 }
 
 // sendDelta hands the current delta to the store and takes a fresh one;
@@ -273,17 +362,13 @@ func (s *shard) sendDelta(final bool) {
 	d.sec, d.final, d.shard = s.sec, final, s.id
 	s.pl.out <- d
 	s.delta = <-s.free
+	s.ifaceVal = nil
 }
 
 // finish hands the store the last second.
 func (s *shard) finish() {
 	if s.started {
-		if s.flows != nil {
-			s.flows.Close(s.sec)
-		}
-		if s.mac != nil {
-			s.drainL2()
-		}
+		s.collect()
 		d := s.delta
 		d.sec, d.final, d.shard = s.sec, true, s.id
 		s.pl.out <- d

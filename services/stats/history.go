@@ -132,99 +132,164 @@ func (h *history) openBucket(sec int64) *bucket {
 	return &h.open[i]
 }
 
-// complete closes the open seconds up to sec: each is sorted, duplicate
-// records (several shards or deltas of one entity) are merged, and it is
-// appended to level 0.
-func (h *history) complete(sec int64) {
-	n := 0
-	for n < len(h.open) && h.open[n].t <= sec {
-		h.closeBucket(h.open[n])
-		n++
-	}
-	h.open = slices.Delete(h.open, 0, n)
+// pending is the work of completing a second: prepared by the writer
+// without the store's lock (sorting and merging records is the expensive
+// part), then applied under it in a few pointer moves.
+type pending struct {
+	closed int      // open buckets completed (the first ones)
+	ready  []bucket // their sorted records, for level 0
+	folds  []fold
+	spent  [][]rec // record slices to recycle once applied
 }
 
-func (h *history) closeBucket(b bucket) {
-	if len(b.recs) == 0 {
-		if b.recs != nil {
-			h.st.pool.put(h.st, b.recs)
-		}
-		return
-	}
-	slices.SortFunc(b.recs, recOrder)
-	out := b.recs[:1]
-	for _, r := range b.recs[1:] {
-		if last := &out[len(out)-1]; last.slot == r.slot && last.gen == r.gen {
-			last.c.Add(r.c)
-		} else {
-			out = append(out, r)
-		}
-	}
-	b.recs = out
-	h.levels[0].push(b)
+// fold moves the first n buckets of a level into one bucket of the next
+// (or drops them from the last level).
+type fold struct {
+	level int
+	n     int
+	out   bucket
+	drop  bool
 }
 
-// age moves buckets that fell out of a level's window into the next
-// coarser level; the last level simply drops them.
-func (h *history) age(now int64) {
-	for i := range h.levels {
-		l := &h.levels[i]
-		for len(l.live()) > 0 && l.live()[0].t <= now-l.keep {
-			b := l.popFront()
-			if i+1 == len(h.levels) {
-				h.st.pool.put(h.st, b.recs)
-				continue
+// prepare computes what completing the open seconds up to sec (the new
+// now) does to this history. Only the merge goroutine changes a history,
+// and readers never look at open buckets, so this runs without the lock.
+func (h *history) prepare(sec int64, p *pending) {
+	p.closed, p.ready, p.folds, p.spent = 0, p.ready[:0], p.folds[:0], p.spent[:0]
+	for p.closed < len(h.open) && h.open[p.closed].t <= sec {
+		b := h.open[p.closed]
+		p.closed++
+		if len(b.recs) == 0 {
+			if b.recs != nil {
+				p.spent = append(p.spent, b.recs)
 			}
-			h.fold(&h.levels[i+1], b)
+			continue
+		}
+		b.recs = coalesce(h.sortRecs(b.recs))
+		p.ready = append(p.ready, b)
+	}
+	// Age each level as it will be: a level's buckets older than its keep
+	// fold into the next level once their whole coarser step has aged.
+	for i := range h.levels {
+		live := h.levels[i].live()
+		var extra []bucket
+		if i == 0 {
+			extra = p.ready // level 0 will also hold the seconds just closed
+		}
+		size := len(live) + len(extra)
+		at := func(j int) *bucket {
+			if j < len(live) {
+				return &live[j]
+			}
+			return &extra[j-len(live)]
+		}
+		cut := sec - h.levels[i].keep
+		if i+1 == len(h.levels) {
+			n := 0
+			for n < size && at(n).t <= cut {
+				p.spent = append(p.spent, at(n).recs)
+				n++
+			}
+			if n > 0 {
+				p.folds = append(p.folds, fold{level: i, n: n, drop: true})
+			}
+			continue
+		}
+		step := h.levels[i+1].step
+		for n := 0; n < size && at(n).t <= cut; {
+			w := at(n).t - mod(at(n).t, step)
+			if w+step-1 > cut {
+				break // the window is not all aged yet
+			}
+			k, total := n, 0
+			for k < size && at(k).t < w+step {
+				total += len(at(k).recs)
+				k++
+			}
+			out := h.st.pool.get(h.st, total)
+			for j := n; j < k; j++ {
+				out = append(out, at(j).recs...)
+				p.spent = append(p.spent, at(j).recs)
+			}
+			p.folds = append(p.folds, fold{level: i, n: k - n, out: bucket{t: w, recs: coalesce(h.sortRecs(out))}})
+			n = k
 		}
 	}
 }
 
-// fold merges bucket b into the bucket of next that covers it.
-func (h *history) fold(next *level, b bucket) {
-	t := b.t - mod(b.t, next.step)
-	dst := next.last(t)
-	if dst == nil {
-		b.t = t
-		next.push(b)
-		return
+// apply makes prepared work visible. Called with the write lock held.
+func (h *history) apply(p *pending) {
+	h.open = slices.Delete(h.open, 0, p.closed)
+	for _, b := range p.ready {
+		h.levels[0].push(b)
 	}
-	merged := h.st.pool.get(h.st, len(dst.recs)+len(b.recs))
-	merged = mergeRecs(merged, dst.recs, b.recs)
-	h.st.pool.put(h.st, dst.recs)
-	h.st.pool.put(h.st, b.recs)
-	dst.recs = merged
-}
-
-func mod(a, b int64) int64 {
-	m := a % b
-	if m < 0 {
-		m += b
-	}
-	return m
-}
-
-// mergeRecs merges two sorted record lists into out, adding equal keys.
-func mergeRecs(out, a, b []rec) []rec {
-	i, j := 0, 0
-	for i < len(a) && j < len(b) {
-		switch recOrder(a[i], b[j]) {
-		case -1:
-			out = append(out, a[i])
-			i++
-		case 1:
-			out = append(out, b[j])
-			j++
-		default:
-			r := a[i]
-			r.c.Add(b[j].c)
-			out = append(out, r)
-			i++
-			j++
+	for _, f := range p.folds {
+		l := &h.levels[f.level]
+		for range f.n {
+			l.popFront()
+		}
+		if !f.drop {
+			h.levels[f.level+1].push(f.out)
 		}
 	}
-	out = append(out, a[i:]...)
-	return append(out, b[j:]...)
+}
+
+// recycle returns the record slices the applied work no longer uses.
+func (h *history) recycle(p *pending) {
+	for _, r := range p.spent {
+		h.st.pool.put(h.st, r)
+	}
+	p.spent = p.spent[:0]
+}
+
+// coalesce merges adjacent records of the same (slot, gen) of a sorted
+// list, in place.
+func coalesce(r []rec) []rec {
+	if len(r) == 0 {
+		return r
+	}
+	out := r[:1]
+	for _, x := range r[1:] {
+		if last := &out[len(out)-1]; last.slot == x.slot && last.gen == x.gen {
+			last.c.Add(x.c)
+		} else {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// sortRecs orders records by (slot, gen). Large buckets are radix sorted
+// on the slot: stable, so one slot's records stay in the order they were
+// added, which is gen order (an entity taking over a slot is always newer).
+func (h *history) sortRecs(r []rec) []rec {
+	if len(r) < 512 {
+		slices.SortStableFunc(r, recOrder)
+		return r
+	}
+	tmp := h.st.pool.get(h.st, len(r))[:len(r)]
+	count := &h.st.radix
+	src, dst := r, tmp
+	for shift := uint(0); shift < 32; shift += 16 {
+		clear(count[:])
+		for i := range src {
+			count[uint16(src[i].slot>>shift)]++
+		}
+		pos := int32(0)
+		for i, c := range count {
+			count[i] = pos
+			pos += c
+		}
+		for i := range src {
+			k := uint16(src[i].slot >> shift)
+			dst[count[k]] = src[i]
+			count[k]++
+		}
+		src, dst = dst, src
+	}
+	// Two passes: the sorted records are back in r.
+	h.st.pool.put(h.st, tmp)
+	return r
 }
 
 // oldest is the start of the oldest bucket.
@@ -327,7 +392,7 @@ func (p *recPool) get(st *Store, n int) []rec {
 		p.held -= int64(cap(s)) * recBytes
 		return s[:0]
 	}
-	st.histBytes += int64(1<<c) * recBytes
+	st.histBytes.Add(int64(1<<c) * recBytes)
 	return make([]rec, 0, 1<<c)
 }
 
@@ -339,7 +404,7 @@ func (p *recPool) put(st *Store, s []rec) {
 	c := class(cap(s))
 	if 1<<c != cap(s) {
 		// Not from the pool (never happens): forget it.
-		st.histBytes -= int64(cap(s)) * recBytes
+		st.histBytes.Add(-int64(cap(s)) * recBytes)
 		return
 	}
 	p.classes[c] = append(p.classes[c], s[:0])
@@ -358,7 +423,7 @@ func (p *recPool) grow(st *Store, s []rec) []rec {
 // the budget, and all of them while the budget is exceeded.
 func (p *recPool) trim(st *Store) {
 	over := func() bool {
-		return p.held > st.cfg.HistoryBytes/4 || (p.held > 0 && st.histBytes > st.cfg.HistoryBytes)
+		return p.held > st.cfg.HistoryBytes/4 || (p.held > 0 && st.histBytes.Load() > st.cfg.HistoryBytes)
 	}
 	for c := len(p.classes) - 1; c >= 0; c-- {
 		for len(p.classes[c]) > 0 && over() {
@@ -366,7 +431,7 @@ func (p *recPool) trim(st *Store) {
 			p.classes[c] = l[:len(l)-1]
 			b := int64(1<<c) * recBytes
 			p.held -= b
-			st.histBytes -= b
+			st.histBytes.Add(-b)
 		}
 	}
 }
@@ -376,7 +441,15 @@ func (p *recPool) free(st *Store) {
 	for c := range p.classes {
 		n := int64(len(p.classes[c])) * int64(1<<c) * recBytes
 		p.held -= n
-		st.histBytes -= n
+		st.histBytes.Add(-n)
 		p.classes[c] = nil
 	}
+}
+
+func mod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
 }

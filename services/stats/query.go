@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"slices"
 	"strings"
-	"sync"
 )
 
 // Query selects the time of a request: the interval [Start, End) in Unix
@@ -298,6 +297,9 @@ func (s *Series[K, A]) List(lq ListQuery, filter Filter[K, A]) ([]Entity[K, A], 
 	v := s.valuer(lq.Sort, sp, -1)
 	defer v.release()
 	top := newTopK(lq)
+	if v.mode == 1 && lq.Reverse && filter == nil && top.keep > 0 {
+		return s.topActive(v, top, lq, sp), s.groups[lq.Group]
+	}
 	total := 0
 	for slot := range uint32(s.tab.Slots()) {
 		if !s.tab.Used(slot) || s.grp[slot] != lq.Group {
@@ -310,6 +312,27 @@ func (s *Series[K, A]) List(lq ListQuery, filter Filter[K, A]) ([]Entity[K, A], 
 		top.offer(v.value(slot), slot)
 	}
 	return s.page(top, lq, sp), total
+}
+
+// topActive is List for "the largest first" of a figure taken from
+// history: only entities active in the range can have a value, so it
+// ranks those and fills a short page with idle entities in table order.
+func (s *Series[K, A]) topActive(v *valuer[K, A], top *topK, lq ListQuery, sp span) []Entity[K, A] {
+	d := *v.dense
+	ranked := 0
+	for _, slot := range v.nonZero {
+		if s.tab.Used(slot) && s.grp[slot] == lq.Group {
+			top.offer(d[slot], slot)
+			ranked++
+		}
+	}
+	for slot := uint32(0); ranked < top.keep && int(slot) < s.tab.Slots(); slot++ {
+		if s.tab.Used(slot) && s.grp[slot] == lq.Group && d[slot] == 0 {
+			top.offer(0, slot)
+			ranked++
+		}
+	}
+	return s.page(top, lq, sp)
 }
 
 // ListOwned is List over the entities of one owner (see IndexOwners). The
@@ -396,11 +419,12 @@ type valuer[K Key, A any] struct {
 	key   SortKey
 	sp    span
 	dense *[]uint64
+	// nonZero lists the slots with a value in dense: a descending list
+	// needs to look at these first, and at the rest only to fill a page.
+	nonZero []uint32
 	// mode: 0 all time, 1 dense scratch, 2 per slot
 	mode int
 }
-
-var scratchPool sync.Pool
 
 func (s *Series[K, A]) valuer(key SortKey, sp span, n int) *valuer[K, A] {
 	v := &valuer[K, A]{s: s, key: key, sp: sp}
@@ -420,8 +444,10 @@ func (s *Series[K, A]) valuer(key SortKey, sp span, n int) *valuer[K, A] {
 		return v
 	}
 	v.mode = 1
-	p, _ := scratchPool.Get().(*[]uint64)
-	if p == nil {
+	var p *[]uint64
+	select {
+	case p = <-s.st.scratch:
+	default:
 		p = new([]uint64)
 	}
 	if cap(*p) < s.tab.Cap() {
@@ -435,9 +461,14 @@ func (s *Series[K, A]) valuer(key SortKey, sp span, n int) *valuer[K, A] {
 			return
 		}
 		for _, r := range b.recs {
-			if r.gen == s.gen[r.slot] {
-				d[r.slot] += key.metric(r.c)
+			if r.gen != s.gen[r.slot] {
+				continue
 			}
+			m := key.metric(r.c)
+			if m != 0 && d[r.slot] == 0 {
+				v.nonZero = append(v.nonZero, r.slot)
+			}
+			d[r.slot] += m
 		}
 	})
 	return v
@@ -486,8 +517,17 @@ func (v *valuer[K, A]) release() {
 	if v.dense == nil {
 		return
 	}
-	clear(*v.dense)
-	scratchPool.Put(v.dense)
+	if len(v.nonZero) < len(*v.dense)/64 {
+		for _, slot := range v.nonZero {
+			(*v.dense)[slot] = 0
+		}
+	} else {
+		clear(*v.dense)
+	}
+	select {
+	case v.s.st.scratch <- v.dense:
+	default: // enough kept for concurrent queries
+	}
 }
 
 // topK keeps the best (page+1)*count candidates seen.

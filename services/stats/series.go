@@ -30,6 +30,7 @@ type Series[K Key, A any] struct {
 
 	groups map[uint16]int // entities per group
 	hist   history
+	pend   pending
 	owners *ownerIndex[K]
 }
 
@@ -121,8 +122,9 @@ func (s *Series[K, A]) evicted(slot uint32, k *K, _ *A) {
 	}
 }
 
-func (s *Series[K, A]) complete(now int64) { s.hist.complete(now) }
-func (s *Series[K, A]) age(now int64)      { s.hist.age(now) }
+func (s *Series[K, A]) prepare(sec int64) { s.hist.prepare(sec, &s.pend) }
+func (s *Series[K, A]) apply()            { s.hist.apply(&s.pend) }
+func (s *Series[K, A]) recycle()          { s.hist.recycle(&s.pend) }
 func (s *Series[K, A]) oldest() (int64, bool) {
 	return s.hist.oldest()
 }

@@ -15,8 +15,8 @@
 //	// merge goroutine:
 //	st.Lock()
 //	attr := ips.Add(sec, key, stats.Counters{TxPackets: 1, TxBytes: 60})
-//	st.Complete(sec)
 //	st.Unlock()
+//	st.Complete(sec)
 //	// readers:
 //	e, ok := ips.Get(key, stats.Query{})
 //	top, total := ips.List(stats.ListQuery{Sort: stats.SortBps, Reverse: true, Count: 10})
@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Counters are an entity's traffic counters. Bytes are original frame
@@ -157,15 +158,21 @@ type Store struct {
 	first   int64 // first second ever completed
 	pending int   // Adds since the last yield to readers
 
-	histBytes int64 // bytes held by history records (buckets and pool)
+	histBytes atomic.Int64 // bytes held by history records (buckets and pool)
 	dropped   uint64
+	radix     [1 << 16]int32 // counts for sorting a second's records
+
+	// scratch keeps the dense arrays lists sort by, for a few concurrent
+	// queries (a sync.Pool would drop them at every collection).
+	scratch chan *[]uint64
 }
 
-// seriesHistory is what the store needs of each series to age and trim
-// history.
+// seriesHistory is what the store needs of each series to complete,
+// age and trim history.
 type seriesHistory interface {
-	complete(now int64)
-	age(now int64)
+	prepare(sec int64)
+	apply()
+	recycle()
 	oldest() (t int64, ok bool)
 	dropOldest(t int64)
 	reset()
@@ -174,7 +181,7 @@ type seriesHistory interface {
 
 // New returns an empty store. cfg must be valid.
 func New(cfg Config) *Store {
-	return &Store{cfg: cfg.WithDefaults()}
+	return &Store{cfg: cfg.WithDefaults(), scratch: make(chan *[]uint64, 4)}
 }
 
 // Config returns the store's configuration with defaults applied.
@@ -195,7 +202,7 @@ func (s *Store) RUnlock() { s.mu.RUnlock() }
 
 // yieldEvery is how many Adds the merge does before letting waiting readers
 // in: about a fraction of a millisecond of work.
-const yieldEvery = 2048
+const yieldEvery = 512
 
 // maybeYield briefly releases the write lock so that readers never wait
 // for a whole second's merge. Called with the write lock held.
@@ -218,23 +225,29 @@ func (s *Store) Now() int64 {
 
 // Complete marks second sec complete: every delta of it has been added.
 // Its history becomes visible, old history is folded into coarser levels
-// and trimmed to the budget. Called with the write lock held, with
-// increasing seconds.
+// and trimmed to the budget. Called by the merging goroutine without the
+// lock (it takes it only to publish the result), with increasing seconds.
 func (s *Store) Complete(sec int64) {
 	if sec <= s.now {
 		return
 	}
 	for _, sr := range s.series {
-		sr.complete(sec)
+		sr.prepare(sec)
+	}
+	s.mu.Lock()
+	for _, sr := range s.series {
+		sr.apply()
 	}
 	if s.first == 0 {
 		s.first = sec
 	}
 	s.now = sec
-	for _, sr := range s.series {
-		sr.age(sec)
-	}
 	s.trim()
+	s.mu.Unlock()
+	for _, sr := range s.series {
+		sr.recycle()
+	}
+	s.pool.trim(s)
 }
 
 // trim drops the oldest history, across all series, until the records fit
@@ -242,7 +255,7 @@ func (s *Store) Complete(sec int64) {
 func (s *Store) trim() {
 	for {
 		s.pool.trim(s)
-		if s.histBytes <= s.cfg.HistoryBytes {
+		if s.histBytes.Load() <= s.cfg.HistoryBytes {
 			return
 		}
 		oldest, found := int64(0), false
@@ -298,7 +311,7 @@ type Usage struct {
 func (s *Store) Usage() Usage {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	u := Usage{Now: s.now, First: s.first, HistoryBytes: s.histBytes, HistoryBudget: s.cfg.HistoryBytes, HistoryDrops: s.dropped}
+	u := Usage{Now: s.now, First: s.first, HistoryBytes: s.histBytes.Load(), HistoryBudget: s.cfg.HistoryBytes, HistoryDrops: s.dropped}
 	for _, sr := range s.series {
 		ts := sr.stats()
 		u.Tables = append(u.Tables, ts)

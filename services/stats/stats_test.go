@@ -59,8 +59,8 @@ func fill(st *Store, s *Series[testKey, testAttr], m model, start, secs int64, n
 			s.Add(sec, k, c).Seen++
 			m.add(k, sec, c)
 		}
-		st.Complete(sec)
 		st.Unlock()
+		st.Complete(sec)
 	}
 }
 
@@ -247,8 +247,8 @@ func TestListOwned(t *testing.T) {
 			s.Add(sec, k, Counters{TxBytes: 10})
 			model[k] += 10
 		}
-		st.Complete(sec)
 		st.Unlock()
+		st.Complete(sec)
 	}
 	for owner := range uint32(30) {
 		var want []pairKey
@@ -282,11 +282,13 @@ func TestEvictionKeepsHistoryApart(t *testing.T) {
 	st.Lock()
 	s.Add(10, testKey{ID: 1}, Counters{RxBytes: 100})
 	s.Add(10, testKey{ID: 2}, Counters{RxBytes: 200})
+	st.Unlock()
 	st.Complete(10)
+	st.Lock()
 	s.Add(11, testKey{ID: 2}, Counters{RxBytes: 1})
 	s.Add(11, testKey{ID: 3}, Counters{RxBytes: 300}) // evicts 1, reuses its slot
-	st.Complete(11)
 	st.Unlock()
+	st.Complete(11)
 	if _, ok := s.Get(testKey{ID: 1}, Query{}); ok {
 		t.Error("Get(1) found an evicted entity")
 	}
@@ -359,10 +361,12 @@ func TestOpenSecondsOutOfOrder(t *testing.T) {
 	s.Add(12, k, Counters{TxPackets: 3})
 	s.Add(10, k, Counters{TxPackets: 1})
 	s.Add(11, k, Counters{TxPackets: 2})
-	st.Complete(11)
-	s.Add(12, k, Counters{TxPackets: 4})
-	st.Complete(12)
 	st.Unlock()
+	st.Complete(11)
+	st.Lock()
+	s.Add(12, k, Counters{TxPackets: 4})
+	st.Unlock()
+	st.Complete(12)
 	e, _ := s.Get(k, Query{Start: 10, End: 13, Timespan: 1})
 	if e.FirstSeen != 10 || e.LastSeen != 12 {
 		t.Errorf("first/last seen = %d/%d; want 10/12", e.FirstSeen, e.LastSeen)
@@ -376,5 +380,43 @@ func TestOpenSecondsOutOfOrder(t *testing.T) {
 	}
 	if !slices.Equal(pts, []uint64{1, 2, 7}) {
 		t.Errorf("history %v; want [1 2 7]", pts)
+	}
+}
+
+// TestReadersDuringMerge queries while the writer merges and completes
+// seconds (run with -race: readers must never see a half-built second).
+func TestReadersDuringMerge(t *testing.T) {
+	st := New(Config{RecentSeconds: 5, Levels: []Level{{StepSeconds: 5, KeepSeconds: 20}}})
+	s := NewSeries[testKey, testAttr](st, "t", 2000)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r := rand.New(rand.NewPCG(9, 9))
+		for sec := int64(100); sec < 160; sec++ {
+			st.Lock()
+			for range 1500 {
+				s.Add(sec, testKey{ID: uint32(r.IntN(3000))}, Counters{TxPackets: 1, TxBytes: 10})
+			}
+			st.Unlock()
+			st.Complete(sec)
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		items, _ := s.List(ListQuery{Sort: SortBps, Reverse: true, Count: 5, Query: Query{Timespan: 1}}, nil)
+		for _, e := range items {
+			var sum Counters
+			for _, p := range e.History.Points {
+				sum.Add(p)
+			}
+			if sum.TxPackets > e.AllTime.TxPackets {
+				t.Fatalf("history holds %d packets, all time %d", sum.TxPackets, e.AllTime.TxPackets)
+			}
+		}
+		st.Usage()
 	}
 }

@@ -11,7 +11,9 @@
 // seen from A (tx = sent by A, rx = sent by B).
 //
 // Flows without ports (ICMP, other IP protocols, later IP fragments) are
-// tracked per address pair and protocol.
+// tracked per address pair and protocol. A flow also remembers the MACs,
+// VLAN tags and EtherType of its first packet in each direction, so the
+// L2 modules count IP traffic per flow rather than per packet.
 package flow
 
 import (
@@ -84,9 +86,15 @@ type Flow struct {
 	FirstNs, LastNs int64
 	dirtySec        int64
 	Sent            [2]Dir // this second
+	L2Sent          [2]Dir // this second, packets with the flow's MACs and VLANs
 	TTLMin, TTLMax  [2]uint8
-	MAC             [2]decode.MAC
+	MAC             [2]decode.MAC // source MAC of each side's first packet
+	DstMAC          [2]decode.MAC // destination MAC of each side's first packet
 	VLAN            uint16
+	InnerVLAN       uint16
+	VLANCount       uint8
+	EtherType       uint16
+	L2Seen          uint8 // bit per side: MAC and DstMAC are set
 	ClientSide      uint8
 	reported        bool
 	TCP             tcp.Tracker
@@ -101,9 +109,12 @@ type Record struct {
 	Key             Key
 	FirstNs, LastNs int64
 	Sent            [2]Dir
+	L2Sent          [2]Dir // of Sent, packets that match MAC, DstMAC and the VLANs
 	TTLMin, TTLMax  [2]uint8
-	MAC             [2]decode.MAC
-	VLAN            uint16
+	MAC, DstMAC     [2]decode.MAC
+	VLAN, InnerVLAN uint16
+	VLANCount       uint8
+	EtherType       uint16
 	ClientSide      uint8
 	New             bool // first record of this flow
 	App             l7proto.ID
@@ -157,17 +168,24 @@ func (t *Tracker) Stats() flowtable.Stats { return t.tab.Stats() }
 
 // Packet counts packet p of flow k, sent by side, in second sec, and
 // returns the flow's state for the other modules (TCP, DPI, SIP) to
-// update. The pointer is valid until the next call.
-func (t *Tracker) Packet(k Key, side int, p *decode.Packet, sec int64) *Flow {
+// update. The pointer is valid until the next call. l2 reports whether
+// the packet has the MACs and VLANs the flow's record will give the L2
+// modules; when not (DHCP clients sharing 0.0.0.0, a flow routed between
+// VLANs), the caller counts its L2 figures itself.
+func (t *Tracker) Packet(k Key, side int, p *decode.Packet, sec int64) (f *Flow, l2 bool) {
 	t.cur = sec
 	slot, isNew := t.tab.Upsert(k, clampSec(sec))
-	f := t.tab.Val(slot)
+	f = t.tab.Val(slot)
 	if isNew {
 		f.FirstNs = p.Timestamp
 		f.ClientSide = uint8(clientSide(&k, side, p))
 		f.TTLMin = [2]uint8{255, 255}
-		if vlan, ok := p.OuterVLAN(); ok {
-			f.VLAN = vlan
+		f.VLANCount, f.EtherType = min(p.VLANCount, 2), p.EtherType
+		if p.VLANCount > 0 {
+			f.VLAN = p.VLANs[0]
+		}
+		if p.VLANCount > 1 {
+			f.InnerVLAN = p.VLANs[1]
 		}
 	}
 	if f.dirtySec != sec {
@@ -180,10 +198,21 @@ func (t *Tracker) Packet(k Key, side int, p *decode.Packet, sec int64) *Flow {
 	d.Bytes += uint64(p.OrigLen)
 	f.TTLMin[side] = min(f.TTLMin[side], p.TTL)
 	f.TTLMax[side] = max(f.TTLMax[side], p.TTL)
-	if f.MAC[side] == (decode.MAC{}) {
-		f.MAC[side] = p.SrcMAC
+	if p.Layers&decode.LayerEthernet == 0 {
+		return f, true // no Ethernet header: nothing for the L2 modules
 	}
-	return f
+	if f.L2Seen&(1<<side) == 0 {
+		f.L2Seen |= 1 << side
+		f.MAC[side], f.DstMAC[side] = p.SrcMAC, p.DstMAC
+	}
+	l2 = f.MAC[side] == p.SrcMAC && f.DstMAC[side] == p.DstMAC && f.VLANCount == min(p.VLANCount, 2) &&
+		(p.VLANCount == 0 || f.VLAN == p.VLANs[0]) && (p.VLANCount < 2 || f.InnerVLAN == p.VLANs[1])
+	if l2 {
+		d := &f.L2Sent[side]
+		d.Packets++
+		d.Bytes += uint64(p.OrigLen)
+	}
+	return f, l2
 }
 
 // Close reports every flow active in second sec and forgets flows idle
@@ -215,14 +244,15 @@ func (t *Tracker) expire(sec int64) {
 func (t *Tracker) report(k *Key, f *Flow) {
 	r := &t.rec
 	*r = Record{
-		Key: *k, FirstNs: f.FirstNs, LastNs: f.LastNs, Sent: f.Sent, TTLMin: f.TTLMin, TTLMax: f.TTLMax,
-		MAC: f.MAC, VLAN: f.VLAN, ClientSide: f.ClientSide, New: !f.reported, App: f.DPI.App(),
+		Key: *k, FirstNs: f.FirstNs, LastNs: f.LastNs, Sent: f.Sent, L2Sent: f.L2Sent, TTLMin: f.TTLMin, TTLMax: f.TTLMax,
+		MAC: f.MAC, DstMAC: f.DstMAC, VLAN: f.VLAN, InnerVLAN: f.InnerVLAN, VLANCount: f.VLANCount,
+		EtherType: f.EtherType, ClientSide: f.ClientSide, New: !f.reported, App: f.DPI.App(),
 		State: f.TCP.State, TCP: f.Events, SIP: f.SIP,
 	}
 	t.emit(r)
 	f.reported = true
 	f.dirtySec = -1
-	f.Sent = [2]Dir{}
+	f.Sent, f.L2Sent = [2]Dir{}, [2]Dir{}
 	f.TTLMin, f.TTLMax = [2]uint8{255, 255}, [2]uint8{}
 	f.Events = tcp.Events{}
 }

@@ -3,15 +3,17 @@
 // receive), the VLANs a MAC was seen in, its peers and the EtherTypes it
 // sent. The IPs seen behind a MAC are in the IP module (ip.Store.IPsOf).
 //
-// The shard half sums each packet into a per-second L2 flow (MAC pair,
-// EtherType, VLANs) and derives MAC, peer, protocol and VLAN figures from
-// those when the second closes, so a packet costs one table update here.
+// The shard half sums each non-IP packet, and each second of each IP flow
+// (see package flow), into per-second L2 flows (MAC pair, EtherType,
+// VLANs) and derives MAC, peer, protocol and VLAN figures from those when
+// the second closes.
 package mac
 
 import (
 	"bytes"
 
 	"github.com/multimeter-fw/multimeter/services/analysis"
+	"github.com/multimeter-fw/multimeter/services/analysis/flow"
 	"github.com/multimeter-fw/multimeter/services/analysis/vlan"
 	"github.com/multimeter-fw/multimeter/services/decode"
 	"github.com/multimeter-fw/multimeter/services/flowtable"
@@ -97,8 +99,8 @@ func (s *Shard) Len() int { return s.flows.Len() }
 
 // Packet counts one frame.
 func (s *Shard) Packet(p *decode.Packet, group uint16) {
-	if p.Layers&(decode.LayerEthernet|decode.LayerSLL) == 0 {
-		return
+	if p.Layers&decode.LayerEthernet == 0 {
+		return // Linux cooked captures and raw IP have no Ethernet addresses
 	}
 	k := l2Key{A: p.SrcMAC, B: p.DstMAC, EtherType: p.EtherType, Group: group, Tagged: min(p.VLANCount, 2)}
 	if p.VLANCount > 0 {
@@ -117,6 +119,28 @@ func (s *Shard) Packet(p *decode.Packet, group uint16) {
 	}
 	v[side].packets++
 	v[side].bytes += uint64(p.OrigLen)
+}
+
+// AddFlow counts one second of an IP flow: each side's packets went from
+// its source to its destination MAC (as its first packet did).
+func (s *Shard) AddFlow(r *flow.Record) {
+	for side := range 2 {
+		d := r.L2Sent[side]
+		if d.Packets == 0 {
+			continue
+		}
+		k := l2Key{A: r.MAC[side], B: r.DstMAC[side], EtherType: r.EtherType, Group: r.Key.Group, Tagged: r.VLANCount, Outer: r.VLAN, Inner: r.InnerVLAN}
+		i := 0
+		if bytes.Compare(k.A[:], k.B[:]) > 0 {
+			k.A, k.B, i = k.B, k.A, 1
+		}
+		v, _ := s.flows.Upsert(k)
+		if v == nil {
+			return // the engine drains before this can happen
+		}
+		v[i].packets += d.Packets
+		v[i].bytes += d.Bytes
+	}
 }
 
 // Drain derives MAC and VLAN figures from the L2 flows summed so far into
@@ -192,12 +216,16 @@ func (a *Acc) Reset() {
 func (a *Acc) addL2(k *l2Key, v *[2]dir) {
 	macs := [2]decode.MAC{k.A, k.B}
 	for s := range 2 {
-		if s == 1 && k.A == k.B {
-			break
-		}
 		c := stats.Counters{
 			TxPackets: uint64(v[s].packets), TxBytes: v[s].bytes,
 			RxPackets: uint64(v[1-s].packets), RxBytes: v[1-s].bytes,
+		}
+		if k.A == k.B { // to itself: sent and received every frame
+			if s == 1 {
+				break
+			}
+			all := c.Packets()
+			c = stats.Counters{TxPackets: all, TxBytes: c.Bytes(), RxPackets: all, RxBytes: c.Bytes()}
 		}
 		if d, _ := a.macs.Upsert(Key{MAC: macs[s], Group: k.Group}); d != nil {
 			d.c.Add(c)

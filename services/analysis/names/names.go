@@ -33,6 +33,9 @@ func (s Source) String() string {
 	return "unknown"
 }
 
+// MarshalText writes the source's name.
+func (s Source) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // Key is an IP in a group.
 type Key struct {
 	Addr  decode.Addr
@@ -136,7 +139,7 @@ func (s *set) add(id uint32, src Source) {
 // Name is one alternative name of an IP.
 type Name struct {
 	Name   string `json:"name"`
-	Source Source `json:"-"`
+	Source Source `json:"source"`
 }
 
 // Store holds the names of IPs.

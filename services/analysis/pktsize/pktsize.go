@@ -17,6 +17,28 @@ type Class uint16
 // Classes in order.
 var Classes = []Class{0, 64, 65, 128, 256, 512, 1024, 1519}
 
+// IndexOf returns the position of origLen's class in Classes.
+func IndexOf(origLen uint32) int {
+	n := origLen + 4
+	switch {
+	case n < 64:
+		return 0
+	case n == 64:
+		return 1
+	case n < 128:
+		return 2
+	case n < 256:
+		return 3
+	case n < 512:
+		return 4
+	case n < 1024:
+		return 5
+	case n <= 1518:
+		return 6
+	}
+	return 7
+}
+
 // ClassOf returns the class of a frame of origLen bytes without FCS.
 func ClassOf(origLen uint32) Class {
 	n := origLen + 4
