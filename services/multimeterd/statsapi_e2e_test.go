@@ -453,7 +453,7 @@ func newTshark(pcap string) *tsharkRun { return &tsharkRun{pcap: pcap} }
 
 func (r *tsharkRun) run(t *testing.T, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command("tshark", append([]string{"-r", r.pcap}, args...)...)
+	cmd := exec.Command("tshark", append([]string{"-n", "-r", r.pcap}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

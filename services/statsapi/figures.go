@@ -82,9 +82,9 @@ func addCounters(c, o *Counters) {
 	}
 }
 
-// bytes and packets are rx plus tx.
-func bytes(c Counters) uint64   { return c[1] + c[3] }
-func packets(c Counters) uint64 { return c[0] + c[2] }
+// byteSum and packetSum are rx plus tx.
+func byteSum(c Counters) uint64   { return c[1] + c[3] }
+func packetSum(c Counters) uint64 { return c[0] + c[2] }
 
 var counterNames = [4]string{"RxPackets", "RxBytes", "TxPackets", "TxBytes"}
 

@@ -121,9 +121,9 @@ func figureOrder[T any](key stats.SortKey, q stats.Query, fig func(*T) *Figures)
 		}
 		switch key {
 		case stats.SortBytes, stats.SortBps:
-			return bytes(c)
+			return byteSum(c)
 		case stats.SortPackets, stats.SortPps:
-			return packets(c)
+			return packetSum(c)
 		case stats.SortRxPackets, stats.SortRxPps:
 			return c[0]
 		case stats.SortRxBytes, stats.SortRxBps:
