@@ -23,7 +23,8 @@ const (
 // listOpts describe a list endpoint.
 type listOpts struct {
 	paged bool // a top-level list: count at most maxPaged, defaultPaged when not given
-	// defSort and defReverse apply when the client names no sort key.
+	// defSort and defReverse apply when the client names no sort key or
+	// direction.
 	defSort    string
 	defReverse bool
 	// undirected refuses the rx/tx sort keys, for lists whose counters are
@@ -38,11 +39,11 @@ func (c *call) listQuery(o listOpts) (stats.ListQuery, apiparam.List, error) {
 	if err != nil {
 		return stats.ListQuery{}, l, err
 	}
-	if !c.q.Has("sort") && o.defSort != "" {
+	if !c.q.Has("sort") {
 		l.Sort = o.defSort
-		if !c.q.Has("reverse") {
-			l.Reverse = o.defReverse
-		}
+	}
+	if !c.q.Has("reverse") {
+		l.Reverse = o.defReverse
 	}
 	key, ok := stats.ParseSort(l.Sort)
 	if !ok || (o.undirected && directional(key)) {

@@ -1,11 +1,15 @@
 package statsapi
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +18,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/multimeter-fw/multimeter/services/analysis/pktsize"
+	"github.com/multimeter-fw/multimeter/services/api"
+	"github.com/multimeter-fw/multimeter/services/capture/filesource"
+	"github.com/multimeter-fw/multimeter/services/engine"
+	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
 
 // page is the JSON of a list answer.
@@ -465,4 +473,64 @@ func TestModulesAgainstTshark(t *testing.T) {
 func tsharkStat(t testing.TB, pcap, stat string) string {
 	t.Helper()
 	return string(runTshark(t, "-n", "-r", pcap, "-q", "-z", stat))
+}
+
+// TestReset restarts processing with cleared statistics in the addressed
+// instance only.
+func TestReset(t *testing.T) {
+	dir := t.TempDir()
+	pcap := filepath.Join(dir, "a.pcap")
+	if err := writePcap(pcap, trafficgen.Config{Seed: 3}, 3000); err != nil {
+		t.Fatal(err)
+	}
+	main, err := engine.New(smallConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := engine.NewRegistry(main, smallConfig(), 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot, _ := reg.Open(1, true)
+	for _, e := range []*engine.Engine{main, slot} {
+		src, err := filesource.Open(pcap, filesource.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Run(context.Background(), src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := newAuth(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := api.New(api.Config{Instances: slotsOf{reg}}, a, slog.New(slog.DiscardHandler))
+	Register(rt, nil, Config{Instances: reg})
+	f := &fixture{srv: httptest.NewTLSServer(rt), rt: rt, reg: reg}
+	defer f.srv.Close()
+
+	ips := func(slot string) int {
+		var p page
+		f.getJSON(t, "/API/stats/modules/ip/ips_paged?mm-id="+slot, &p)
+		return p.TotalItems
+	}
+	before := ips(":1")
+	if before == 0 || ips(":0") != before {
+		t.Fatalf("before the reset: %d IPs in slot 0, %d in slot 1", ips(":0"), before)
+	}
+	if r := f.do(t, "POST", "/API/stats/reset?mm-id=:0", "admin"); r.status != http.StatusNoContent {
+		t.Fatalf("POST /API/stats/reset = %d %s", r.status, r.body)
+	}
+	if n := ips(":0"); n != 0 {
+		t.Errorf("after the reset slot 0 has %d IPs; want none", n)
+	}
+	if n := ips(":1"); n != before {
+		t.Errorf("after slot 0's reset slot 1 has %d IPs; want %d", n, before)
+	}
+	var tm Time
+	f.getJSON(t, "/API/stats/time", &tm)
+	if tm.LastSecond != 0 {
+		t.Errorf("after the reset lastSecond = %d; want 0", tm.LastSecond)
+	}
 }
