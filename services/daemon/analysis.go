@@ -16,21 +16,28 @@ import (
 // maxPcapSlots is how many pcap analysis slots (mm-id=:1..) may exist.
 const maxPcapSlots = 4
 
-// startAnalysis builds the analysis instances and starts the main one on
-// the replayed files (as ports 0..n-1) or the monitor interfaces. The
-// returned stop function cancels processing and waits for it.
-func startAnalysis(ctx context.Context, cfg Config, log *slog.Logger) (*engine.Registry, func(), error) {
+// newAnalysis builds the analysis instances: the main one in slot 0 and
+// the registry of pcap analysis slots. Nothing runs yet.
+func newAnalysis(cfg Config, log *slog.Logger) (*engine.Registry, error) {
 	main, err := engine.New(cfg.Analysis, log.With("instance", 0))
 	if err != nil {
-		return nil, nil, fmt.Errorf("daemon: analysis: %w", err)
+		return nil, fmt.Errorf("daemon: analysis: %w", err)
 	}
 	reg, err := engine.NewRegistry(main, engine.SlotConfig(), maxPcapSlots, log)
 	if err != nil {
-		return nil, nil, fmt.Errorf("daemon: analysis: %w", err)
+		return nil, fmt.Errorf("daemon: analysis: %w", err)
 	}
+	return reg, nil
+}
+
+// startAnalysis starts the main instance on the replayed files (as ports
+// 0..n-1) or the monitor interfaces. The returned stop function cancels
+// processing and waits for it.
+func startAnalysis(ctx context.Context, cfg Config, reg *engine.Registry, log *slog.Logger) (func(), error) {
+	main := reg.Main()
 	src, err := mainSource(cfg)
 	if err != nil || src == nil {
-		return reg, func() {}, err
+		return func() {}, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -45,7 +52,7 @@ func startAnalysis(ctx context.Context, cfg Config, log *slog.Logger) (*engine.R
 				"lastSecond", st.Store.Now(), "tables", tableFill(st.Store.Usage()))
 		}
 	})
-	return reg, func() {
+	return func() {
 		cancel()
 		wg.Wait()
 	}, nil

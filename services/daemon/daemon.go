@@ -83,10 +83,11 @@ func (c *Config) fillDefaults() {
 
 // system is everything Run builds before it starts serving.
 type system struct {
-	certs  *tlscert.Store
-	auth   *auth.Service
-	hub    *ws.Hub
-	router *api.Router
+	certs    *tlscert.Store
+	auth     *auth.Service
+	hub      *ws.Hub
+	router   *api.Router
+	analysis *engine.Registry
 }
 
 // build creates the data directory's state and the services, and puts
@@ -107,11 +108,15 @@ func build(cfg Config, log *slog.Logger) (*system, error) {
 	if err != nil {
 		return nil, err
 	}
+	analysis, err := newAnalysis(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	sys := sysinfo.New(sysinfo.Config{Model: cfg.Model, Hostname: cfg.Hostname, BootSlot: cfg.BootSlot})
 	hub := ws.New(ws.Config{}, authSvc, log)
 	hub.Register("system", 0, ws.ProviderFunc(func(ws.Request) (any, error) { return sys.Info(), nil }))
 
-	rt := api.New(api.Config{Hostname: cfg.Hostname}, authSvc, log)
+	rt := api.New(api.Config{Hostname: cfg.Hostname, Instances: analysisSlots{analysis}}, authSvc, log)
 	rt.Handle("GET", "/API/info/system", 0, func(*api.Request) (any, error) { return sys.Info(), nil })
 	rt.HandleRaw("GET", "/API/ws", 0, func(w http.ResponseWriter, r *api.Request) { hub.Serve(w, r.HTTP, r.Principal) })
 	authapi.Register(rt, authSvc)
@@ -124,7 +129,8 @@ func build(cfg Config, log *slog.Logger) (*system, error) {
 			return map[string]any{"entries": cfg.Logs.Entries(uint64(after))}, nil
 		})
 	}
-	return &system{certs: certs, auth: authSvc, hub: hub, router: rt}, nil
+	registerStats(rt, hub, analysis, cfg, log)
+	return &system{certs: certs, auth: authSvc, hub: hub, router: rt, analysis: analysis}, nil
 }
 
 // Run serves until ctx is cancelled. A cancelled context is a clean stop
@@ -138,13 +144,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	// The analysis instances; the statistics API serves from analysis.
-	analysis, stopAnalysis, err := startAnalysis(ctx, cfg, log)
+	stopAnalysis, err := startAnalysis(ctx, cfg, s.analysis, log)
 	if err != nil {
 		return err
 	}
 	defer stopAnalysis()
-	_ = analysis
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("daemon: listen %s: %w", cfg.Listen, err)

@@ -5,6 +5,11 @@
 //
 //	multimeterd --data DIR --listen ADDR [--http-redirect-listen ADDR] [--admin-password PW]
 //	            [--console FILE] [--replay FILE]... [--iface NAME]... [--storage DIR]...
+//	            [--analysis FILE]
+//
+// --analysis names a JSON file with the main analysis instance's
+// configuration (engine.Config: shards, queues, level, virtual link
+// groups, table capacities, history).
 //
 // On a fresh data directory without --admin-password, the generated
 // password of the admin user is written once to the console (--console,
@@ -16,6 +21,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -54,8 +60,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.AdminPassword, "admin-password", "", "initial admin password for a fresh data directory")
 	fs.StringVar(&cfg.Model, "model", "virtual", "model profile")
 	fs.StringVar(&cfg.BootSlot, "boot-slot", "", "firmware slot of this boot (set by the init)")
+	analysis := fs.String("analysis", "", "JSON file with the analysis configuration (virtual link groups, shards, ...)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
+	}
+	if *analysis != "" {
+		if err := readJSON(*analysis, &cfg.Analysis); err != nil {
+			return fmt.Errorf("multimeterd: analysis configuration: %w", err)
+		}
 	}
 	cfg.Replay, cfg.Ifaces, cfg.Storage = replay, ifaces, storage
 	if cfg.DataDir == "" {
@@ -76,6 +88,21 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Logs = logring.New(0)
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(stderr, cfg.Logs), nil))
 	return daemon.Run(ctx, cfg, log)
+}
+
+// readJSON decodes the JSON file at path into v, refusing unknown fields.
+func readJSON(path string, v any) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 func main() {
