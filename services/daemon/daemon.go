@@ -87,6 +87,8 @@ type system struct {
 	auth   *auth.Service
 	hub    *ws.Hub
 	router *api.Router
+	// handler serves the API and the browser UI.
+	handler http.Handler
 }
 
 // build creates the data directory's state and the services, and puts
@@ -124,7 +126,11 @@ func build(cfg Config, log *slog.Logger) (*system, error) {
 			return map[string]any{"entries": cfg.Logs.Entries(uint64(after))}, nil
 		})
 	}
-	return &system{certs: certs, auth: authSvc, hub: hub, router: rt}, nil
+	handler, err := withUI(rt)
+	if err != nil {
+		return nil, err
+	}
+	return &system{certs: certs, auth: authSvc, hub: hub, router: rt, handler: handler}, nil
 }
 
 // Run serves until ctx is cancelled. A cancelled context is a clean stop
@@ -150,7 +156,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("daemon: listen %s: %w", cfg.Listen, err)
 	}
 	servers := []*http.Server{{
-		Handler:           s.router,
+		Handler:           s.handler,
 		TLSConfig:         &tls.Config{GetCertificate: s.certs.GetCertificate, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
