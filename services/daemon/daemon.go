@@ -41,7 +41,9 @@ type Config struct {
 	HTTPRedirectListen string    // plain HTTP address that only redirects to HTTPS (":80" in the image); "" for none
 	Replay             []string  // pcap/pcapng files fed to the main instance as a monitor port
 	Ifaces             []string  // monitor interfaces
+	Bridges            []string  // bridged monitor port pairs, "a,b" (monitor ports too)
 	Storage            []string  // ring buffer storage directories (natively)
+	UploadLimit        int64     // largest pcap upload in bytes; 4 GiB by default
 	AdminPassword      string    // initial admin password for a fresh data directory
 	Console            io.Writer // where a generated first-boot admin password is shown once; os.Stderr by default
 	Model              string    // model profile name; "virtual" by default
@@ -83,13 +85,18 @@ func (c *Config) fillDefaults() {
 
 // system is everything Run builds before it starts serving.
 type system struct {
-	certs  *tlscert.Store
-	auth   *auth.Service
-	hub    *ws.Hub
-	router *api.Router
+	certs    *tlscert.Store
+	auth     *auth.Service
+	hub      *ws.Hub
+	router   *api.Router
+	analysis *engine.Registry
+	packets  *packets
 	// handler serves the API and the browser UI.
 	handler http.Handler
 }
+
+// close releases what build opened.
+func (s *system) close() error { return s.packets.close() }
 
 // build creates the data directory's state and the services, and puts
 // every route into the API's table.
@@ -113,7 +120,11 @@ func build(cfg Config, log *slog.Logger) (*system, error) {
 	hub := ws.New(ws.Config{}, authSvc, log)
 	hub.Register("system", 0, ws.ProviderFunc(func(ws.Request) (any, error) { return sys.Info(), nil }))
 
-	rt := api.New(api.Config{Hostname: cfg.Hostname}, authSvc, log)
+	analysis, err := newAnalysis(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	rt := api.New(api.Config{Hostname: cfg.Hostname, Instances: slots{analysis}}, authSvc, log)
 	rt.Handle("GET", "/API/info/system", 0, func(*api.Request) (any, error) { return sys.Info(), nil })
 	rt.HandleRaw("GET", "/API/ws", 0, func(w http.ResponseWriter, r *api.Request) { hub.Serve(w, r.HTTP, r.Principal) })
 	authapi.Register(rt, authSvc)
@@ -126,11 +137,18 @@ func build(cfg Config, log *slog.Logger) (*system, error) {
 			return map[string]any{"entries": cfg.Logs.Entries(uint64(after))}, nil
 		})
 	}
+	// The UI is built first: it cannot fail once the packet services
+	// hold open files.
 	handler, err := withUI(rt)
 	if err != nil {
 		return nil, err
 	}
-	return &system{certs: certs, auth: authSvc, hub: hub, router: rt, handler: handler}, nil
+	pkts, err := openPackets(cfg, analysis, log)
+	if err != nil {
+		return nil, err
+	}
+	pkts.register(rt, analysis)
+	return &system{certs: certs, auth: authSvc, hub: hub, router: rt, analysis: analysis, packets: pkts, handler: handler}, nil
 }
 
 // Run serves until ctx is cancelled. A cancelled context is a clean stop
@@ -144,13 +162,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	// The analysis instances; the statistics API serves from analysis.
-	analysis, stopAnalysis, err := startAnalysis(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer stopAnalysis()
-	_ = analysis
+	defer func() {
+		if err := s.close(); err != nil {
+			log.Error("closing the packet path", "err", err)
+		}
+	}()
+	stopMain := startMain(ctx, s.analysis.Main(), s.packets.source, log)
+	defer stopMain()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("daemon: listen %s: %w", cfg.Listen, err)
