@@ -111,6 +111,25 @@ func (s *Spec[T]) Select(items iter.Seq[T], opts apiparam.List, csv bool) (*Page
 	}, nil
 }
 
+// NewPage wraps a page that was ordered and cut elsewhere (the statistics
+// store sorts its own tables) so that it renders like a Selected one:
+// items are the page's items, total the length of the whole list, count
+// the page size applied (0: all items).
+func NewPage[T any](items []T, total int, opts apiparam.List, count int, columns []Column[T]) *Page[T] {
+	if items == nil {
+		items = []T{}
+	}
+	return &Page[T]{
+		DisplayedItems: items,
+		TotalItems:     total,
+		Page:           opts.Page,
+		Count:          count,
+		Sort:           opts.Sort,
+		Reverse:        opts.Reverse,
+		columns:        columns,
+	}
+}
+
 // comparator builds the complete order: the chosen key (reversed if asked),
 // then the default order.
 func (s *Spec[T]) comparator(opts apiparam.List) (func(a, b T) int, error) {

@@ -29,14 +29,6 @@ func newAnalysis(cfg Config, log *slog.Logger) (*engine.Registry, error) {
 	return reg, nil
 }
 
-// slots tells the API router which analysis slots exist.
-type slots struct{ *engine.Registry }
-
-func (s slots) HasSlot(n int) bool {
-	_, ok := s.Get(n)
-	return ok
-}
-
 // startMain runs the main instance on src (nil: nothing to run). The
 // returned stop function cancels processing and waits for it.
 func startMain(ctx context.Context, main *engine.Engine, src capture.Source, log *slog.Logger) (stop func()) {

@@ -116,15 +116,15 @@ func build(cfg Config, log *slog.Logger) (*system, error) {
 	if err != nil {
 		return nil, err
 	}
-	sys := sysinfo.New(sysinfo.Config{Model: cfg.Model, Hostname: cfg.Hostname, BootSlot: cfg.BootSlot})
-	hub := ws.New(ws.Config{}, authSvc, log)
-	hub.Register("system", 0, ws.ProviderFunc(func(ws.Request) (any, error) { return sys.Info(), nil }))
-
 	analysis, err := newAnalysis(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	rt := api.New(api.Config{Hostname: cfg.Hostname, Instances: slots{analysis}}, authSvc, log)
+	sys := sysinfo.New(sysinfo.Config{Model: cfg.Model, Hostname: cfg.Hostname, BootSlot: cfg.BootSlot})
+	hub := ws.New(ws.Config{}, authSvc, log)
+	hub.Register("system", 0, ws.ProviderFunc(func(ws.Request) (any, error) { return sys.Info(), nil }))
+
+	rt := api.New(api.Config{Hostname: cfg.Hostname, Instances: analysisSlots{analysis}}, authSvc, log)
 	rt.Handle("GET", "/API/info/system", 0, func(*api.Request) (any, error) { return sys.Info(), nil })
 	rt.HandleRaw("GET", "/API/ws", 0, func(w http.ResponseWriter, r *api.Request) { hub.Serve(w, r.HTTP, r.Principal) })
 	authapi.Register(rt, authSvc)
@@ -148,6 +148,7 @@ func build(cfg Config, log *slog.Logger) (*system, error) {
 		return nil, err
 	}
 	pkts.register(rt, analysis)
+	registerStats(rt, hub, analysis, pkts.captures.Registry, cfg, log)
 	return &system{certs: certs, auth: authSvc, hub: hub, router: rt, analysis: analysis, packets: pkts, handler: handler}, nil
 }
 

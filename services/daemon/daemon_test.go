@@ -96,6 +96,7 @@ var rolePolicy = []struct {
 	need   role.Set
 }{
 	{"/API/system/", role.Admin},
+	{"/API/stats/reset", role.Admin},
 	{"/API/stats/", role.Stats},
 	{"/API/data/modules/capture", role.Pcap},
 	{"/API/data/pcap", role.Admin},
@@ -104,7 +105,9 @@ var rolePolicy = []struct {
 	{"/API/ws", 0},
 }
 
-var sampleParams = strings.NewReplacer(":user", "nobody", ":token", "aaaaaaaaaaaaaaaa", ":ip", "10.1.2.3", ":mac", "ff:ff:ff:ff:ff:ff")
+var sampleParams = strings.NewReplacer(":user", "nobody", ":token", "aaaaaaaaaaaaaaaa", ":ip", "10.1.2.3", ":mac", "ff:ff:ff:ff:ff:ff",
+	":protocol", "HTTP", ":port", "tcp:80", ":vlan", "10", ":label", "16", ":marking", "dscp:46", ":size", "64",
+	":message", "icmp:8:0", ":etherType", "0x0800", ":call", "0123456789abcdef")
 
 func TestRolesAcrossRouteTable(t *testing.T) {
 	sys, srv := newDaemon(t)

@@ -5,12 +5,15 @@
 //
 //	multimeterd --data DIR --listen ADDR [--http-redirect-listen ADDR] [--admin-password PW]
 //	            [--console FILE] [--replay FILE]... [--iface NAME]... [--bridge A,B]...
-//	            [--storage DIR]... [--upload-limit BYTES]
+//	            [--storage DIR]... [--upload-limit BYTES] [--analysis FILE]
 //
 // --iface and --bridge name the monitor ports (a bridged pair forwards
 // every frame between its two ports in bridge mode; the mode is switched
 // at run time through /API/system/interfaces/mode). --storage names the
 // ring buffer's storage devices, configured through /API/system/ringbuffer.
+// --analysis names a JSON file with the main analysis instance's
+// configuration (engine.Config: shards, queues, level, virtual link
+// groups, table capacities, history).
 //
 // On a fresh data directory without --admin-password, the generated
 // password of the admin user is written once to the console (--console,
@@ -22,6 +25,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -62,8 +66,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.AdminPassword, "admin-password", "", "initial admin password for a fresh data directory")
 	fs.StringVar(&cfg.Model, "model", "virtual", "model profile")
 	fs.StringVar(&cfg.BootSlot, "boot-slot", "", "firmware slot of this boot (set by the init)")
+	analysis := fs.String("analysis", "", "JSON file with the analysis configuration (virtual link groups, shards, ...)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
+	}
+	if *analysis != "" {
+		if err := readJSON(*analysis, &cfg.Analysis); err != nil {
+			return fmt.Errorf("multimeterd: analysis configuration: %w", err)
+		}
 	}
 	cfg.Replay, cfg.Ifaces, cfg.Bridges, cfg.Storage = replay, ifaces, bridges, storage
 	if cfg.DataDir == "" {
@@ -84,6 +94,21 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Logs = logring.New(0)
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(stderr, cfg.Logs), nil))
 	return daemon.Run(ctx, cfg, log)
+}
+
+// readJSON decodes the JSON file at path into v, refusing unknown fields.
+func readJSON(path string, v any) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 func main() {
