@@ -5,7 +5,7 @@
 // and the interval's average rate and volume when a time range is
 // selected, which is also what the API sorts by.
 import {h} from './dom.js';
-import {bps, bytes, count, pps, time} from './format.js';
+import {bps, bytes, count, pps, short, time} from './format.js';
 
 // view picks the counters for the time selection (iv: null when live).
 export function rateOf(iv, it) { return (iv ? it.intervalPerSecond : it.lastSecond) || [0, 0, 0, 0]; }
@@ -30,8 +30,8 @@ export function trafficColumns(iv, {directional = true, rxLabel = 'Rx', txLabel 
 
 export function seenColumns() {
   return [
-    {label: 'First seen', sort: 'firstseen', render: (it) => time(it.firstSeen)},
-    {label: 'Last seen', sort: 'lastseen', render: (it) => time(it.lastSeen)},
+    {label: 'First seen', sort: 'firstseen', render: (it) => h('time', {title: time(it.firstSeen)}, short(it.firstSeen))},
+    {label: 'Last seen', sort: 'lastseen', render: (it) => h('time', {title: time(it.lastSeen)}, short(it.lastSeen))},
   ];
 }
 

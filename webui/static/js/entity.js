@@ -3,7 +3,7 @@
 import {LineChart} from './chart.js';
 import {rateOf, volumeOf} from './cols.js';
 import {h, replace} from './dom.js';
-import {bps, bytes, count, pps, time} from './format.js';
+import {bps, bytes, count, pps} from './format.js';
 import {errorBox} from './ui.js';
 
 // figureBox is one headline number.
@@ -20,7 +20,6 @@ export function trafficFigures(iv, it) {
     figureBox(iv ? 'Packets/s (average)' : 'Packets/s', pps(r[0] + r[2]), `rx ${pps(r[0])} · tx ${pps(r[2])}`),
     figureBox(iv ? 'Bytes in the interval' : 'Bytes since the start', bytes(v[1] + v[3]), `rx ${bytes(v[1])} · tx ${bytes(v[3])}`),
     figureBox(iv ? 'Packets in the interval' : 'Packets since the start', count(v[0] + v[2]), `rx ${count(v[0])} · tx ${count(v[2])}`),
-    figureBox('Seen', time(it.lastSeen), `first ${time(it.firstSeen)}`),
   ];
 }
 
@@ -28,9 +27,10 @@ export function trafficFigures(iv, it) {
 export const LIVE_WINDOW = 10 * 60;
 
 // historyParams asks for a graph of the interval, or for live views of
-// the last LIVE_WINDOW seconds up to now.
-export function historyParams(iv, now) {
-  const range = iv || {starttime: now - LIVE_WINDOW, endtime: now};
+// the last LIVE_WINDOW seconds up to now (clock: the instance's
+// instanceTime, whose data may start later).
+export function historyParams(iv, clock) {
+  const range = iv || {starttime: Math.max(clock.first, clock.now - LIVE_WINDOW), endtime: clock.now + 1};
   return {...range, values: 300};
 }
 

@@ -44,6 +44,13 @@ export function time(sec) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
+// short: Unix seconds -> "01-31 12:00:05", for table cells.
+export function short(sec) {
+  if (!sec) return '–';
+  const d = new Date(sec * 1000);
+  return `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
 // clock: Unix seconds -> "12:00:05".
 export function clock(sec) {
   const d = new Date(sec * 1000);

@@ -29,9 +29,30 @@ export function liveList(app, iv, list, extra = {}) {
     (v) => onData({items: v.displayedItems || [], total: v.totalItems || 0}), onError);
 }
 
-// liveEntity calls onValue(entity, unixTime) every second and returns the
-// unsubscribe function.
+// liveEntity calls onValue(entity, second) every second, where second
+// is the instance's last complete second (from the dashboard topic of
+// the same update: the update's own time is the wall clock, which an
+// analysed pcap does not run on). It returns the unsubscribe function.
 export function liveEntity(app, kind, id, onValue) {
   const [topic, param] = ENTITY_TOPICS[kind];
-  return app.live.subscribe(topic, {...slotParam(app), [param]: id}, onValue);
+  let entity = null;
+  let second = null;
+  const emit = () => {
+    if (entity && second && entity.tick === second.tick) {
+      onValue(entity.value, second.value);
+      entity = null;
+    }
+  };
+  const unsubClock = app.live.subscribe('dashboard', slotParam(app), (d, tick) => {
+    second = {value: d.lastSecond, tick};
+    emit();
+  });
+  const unsubEntity = app.live.subscribe(topic, {...slotParam(app), [param]: id}, (v, tick) => {
+    entity = {value: v, tick};
+    emit();
+  });
+  return () => {
+    unsubEntity();
+    unsubClock();
+  };
 }

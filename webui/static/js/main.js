@@ -259,17 +259,23 @@ class App {
     }
   }
 
-  // instanceNow is the analysis instance's current second: the wall
-  // clock live, the capture's clock for an analysed pcap.
-  async instanceNow() {
+  // instanceTime is the analysis instance's clock: its last complete
+  // second (the wall clock live, the capture's clock for an analysed
+  // pcap) and its first second with data.
+  async instanceTime() {
     try {
       const t = await this.api.get('/API/stats/time');
       const now = Number(t.lastSecond) || Number(t.time);
-      if (now > 0) return now;
+      if (now > 0) return {now, first: Number(t.firstSecond) || now};
     } catch {
       // fall back to the browser's clock
     }
-    return Math.floor(Date.now() / 1000);
+    const now = Math.floor(Date.now() / 1000);
+    return {now, first: now};
+  }
+
+  async instanceNow() {
+    return (await this.instanceTime()).now;
   }
 
   home() {

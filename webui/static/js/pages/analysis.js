@@ -33,13 +33,6 @@ export default async function render({app, view}) {
   const formBox = h('div');
   let timer = 0;
   let gone = false;
-  let slotIds = [];
-  try {
-    const pcap = await app.api.get('/API/stats/pcap', {}, {slot: 0});
-    slotIds = (pcap.analysisSlots || []).map((s) => s.slot).filter((s) => s > 0);
-  } catch (e) {
-    replace(formBox, errorBox(e));
-  }
   const load = async () => {
     clearTimeout(timer);
     try {
@@ -77,8 +70,8 @@ export default async function render({app, view}) {
   };
 
   const file = h('input', {type: 'file', accept: '.pcap,.pcapng,.cap,application/vnd.tcpdump.pcap', required: true});
-  const slot = h('select', null, slotIds.map((s) => h('option', {value: String(s)}, `:${s}`)));
-  const force = h('input', {type: 'checkbox', checked: true});
+  // Without a slot number the appliance takes the first idle slot.
+  const slot = h('input', {type: 'number', min: '1', max: '255', step: '1', placeholder: 'first idle slot', class: 'short'});
   const buffer = h('input', {type: 'checkbox', checked: true});
   const msg = h('div', {class: 'form-error', role: 'alert'});
   const progress = h('div', {class: 'progress', 'aria-live': 'polite'});
@@ -94,7 +87,7 @@ export default async function render({app, view}) {
     submit.disabled = true;
     try {
       const st = await app.api.post('/API/system/replay/upload', {
-        fileName: f.name, fileSize: f.size, replaySlotID: Number(slot.value), forceSlotID: force.checked, useReplayBuffer: buffer.checked,
+        fileName: f.name, fileSize: f.size, replaySlotID: Number(slot.value) || 1, forceSlotID: slot.value !== '', useReplayBuffer: buffer.checked,
       });
       const n = st.replaySlotID;
       await app.api.post('/API/data/pcap', {command: 'start'}, {slot: n});
@@ -115,17 +108,12 @@ export default async function render({app, view}) {
       app.loadSlots();
     }
   };
-  if (slotIds.length) {
-    replace(formBox, h('form', {onsubmit: run},
-      field('Capture file', file, 'pcap or pcapng. Its statistics can be browsed while it uploads.'),
-      h('div', {class: 'field-row'}, field('Analysis slot', slot)),
-      h('label', {class: 'check'}, force, 'Use exactly this slot (replace its previous analysis)'),
-      h('label', {class: 'check'}, buffer, 'Keep the packets in a replay ring buffer (for pcap extraction)'),
-      msg, progress,
-      h('div', {class: 'actions'}, submit)));
-  } else if (!formBox.firstChild) {
-    replace(formBox, h('p', {class: 'muted'}, 'This appliance has no pcap analysis slots.'));
-  }
+  replace(formBox, h('form', {onsubmit: run},
+    field('Capture file', file, 'pcap or pcapng. Its statistics can be browsed while it uploads.'),
+    field('Analysis slot', slot, 'Empty: the first idle slot. A number replaces that slot\'s previous analysis.'),
+    h('label', {class: 'check'}, buffer, 'Keep the packets in a replay ring buffer (for pcap extraction)'),
+    msg, progress,
+    h('div', {class: 'actions'}, submit)));
   view.append(pageHeader('Pcap analysis'),
     card('Upload a capture', formBox),
     card('Analysis slots', h('p', {class: 'hint'}, 'Choose a slot in the selector at the top to see every page for its capture. ',

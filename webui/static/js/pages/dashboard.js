@@ -80,7 +80,7 @@ export default async function render({app, view}) {
       h('span', null, `Packets were lost: ${count(notProcessed)} not processed due to overload, ${count(kernelDrops)} dropped by the kernel. `,
         h('a', {href: app.href('/interfaces')}, 'See the interfaces and analyzer load'), '.')) : null);
   };
-  const ifaceCols = interfaceColumns(app, iv).filter((c) => ['Name', 'Link', 'Rate', 'Packets/s', 'Kernel drops', 'Not processed (overload)'].includes(c.label));
+  const ifaceCols = interfaceColumns(app, iv).filter((c) => ['Name', 'Link', 'Rate', 'Packets/s', 'Kernel drops', 'Not processed'].includes(c.label));
   const showIfaces = (items) => replace(ifaces, h('div', {class: 'table-scroll'}, h('table', {id: 'dash-interfaces'},
     h('thead', null, h('tr', null, ifaceCols.map((c) => h('th', {scope: 'col', class: c.num ? 'num' : ''}, c.label)))),
     h('tbody', null, items.length ? items.map((it) => h('tr', null, ifaceCols.map((c) => h('td', {class: c.num ? 'num' : ''}, c.render(it)))))
@@ -101,9 +101,9 @@ export default async function render({app, view}) {
   // by one point a second.
   const times = [];
   const values = [];
-  const now = await app.instanceNow();
+  const clock = await app.instanceTime();
   try {
-    const hist = await app.api.get('/API/stats/interfaces', {starttime: now - LIVE_WINDOW, endtime: now, values: LIVE_WINDOW});
+    const hist = await app.api.get('/API/stats/interfaces', {starttime: Math.max(clock.first, clock.now - LIVE_WINDOW), endtime: clock.now + 1, values: LIVE_WINDOW});
     const s = sumHistory(hist.displayedItems || []);
     times.push(...s.times);
     values.push(...s.values);

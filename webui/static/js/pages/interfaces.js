@@ -21,11 +21,13 @@ export function interfaceColumns(app, iv) {
   return [
     {label: 'Port', num: true, render: (it) => it.port},
     {label: 'Name', render: (it) => it.name},
-    {label: 'Link', render: (it) => h('span', {class: it.linkUp ? 'ok' : 'muted'}, it.linkUp ? `up${it.speedMbps ? ` ${it.speedMbps >= 1000 ? `${it.speedMbps / 1000} Gbit/s` : `${it.speedMbps} Mbit/s`}` : ''}` : 'down')},
-    {label: 'Bridged to', render: (it) => (it.partner >= 0 ? `port ${it.partner}` : '')},
+    {label: 'Link', render: (it) => [
+      h('span', {class: it.linkUp ? 'ok' : 'bad'}, it.linkUp ? `up${it.speedMbps ? ` ${it.speedMbps >= 1000 ? `${it.speedMbps / 1000} Gbit/s` : `${it.speedMbps} Mbit/s`}` : ''}` : 'down'),
+      it.partner >= 0 ? h('span', {class: 'cell-sub'}, `bridged to ${it.partner}`) : null,
+    ]},
     ...trafficColumns(iv, {brief: true}),
     {label: 'Kernel drops', num: true, render: (it) => lossCell(it.kernelDrops), title: 'Dropped by the kernel before capture'},
-    {label: 'Not processed (overload)', num: true, render: (it) => lossCell((it.notProcessedDueToOverload || {}).packets), title: 'Captured but not processed due to overload'},
+    {label: 'Not processed', num: true, render: (it) => lossCell((it.notProcessedDueToOverload || {}).packets), title: 'Captured but not processed due to overload'},
     {label: 'Decode errors', num: true, render: (it) => lossCell(it.decodeErrors)},
     {label: '', render: (it) => pcapButton(app, `interface==${it.port}`)},
   ];
@@ -63,7 +65,7 @@ export default async function render({app, view}) {
     ]),
     h('div', {class: 'table-scroll'}, h('table', null,
       h('thead', null, h('tr', null, ['Analyzer', 'Load', '', 'Queue', 'Packets/s', 'Dropped/s'].map((c) => h('th', {scope: 'col'}, c)))),
-      h('tbody', null, (l.shards || []).map((s) => {
+      h('tbody', null, !(l.shards || []).length ? h('tr', null, h('td', {colspan: 6, class: 'empty'}, 'No analyzer is running.')) : l.shards.map((s) => {
         const bar = h('span');
         bar.style.width = `${Math.min(100, s.load * 100)}%`;
         return h('tr', null,

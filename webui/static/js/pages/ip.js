@@ -4,7 +4,7 @@ import {pcapButton} from '../capture.js';
 import {csvLink, ipExpr, ipLink, listLoader, macLink, seenColumns, trafficColumns} from '../cols.js';
 import {h, replace} from '../dom.js';
 import {HistoryGraph, figureBox, historyParams, tabs, trafficFigures} from '../entity.js';
-import {count, time} from '../format.js';
+import {count, short, time} from '../format.js';
 import {liveEntity} from '../livelist.js';
 import {DataTable} from '../table.js';
 import {card, errorBox, kv, loading, pageHeader} from '../ui.js';
@@ -15,7 +15,7 @@ export default async function render({app, view, params, query}) {
   const ip = params.ip;
   const path = `${BASE}/${encodeURIComponent(ip)}`;
   const iv = await app.time.interval();
-  const now = iv ? iv.endtime : await app.instanceNow();
+  const clock = iv ? null : await app.instanceTime();
   const figures = h('div', {class: 'figures'}, loading());
   const names = h('div');
   const graph = new HistoryGraph(`Traffic of ${ip}`);
@@ -27,7 +27,7 @@ export default async function render({app, view, params, query}) {
 
   let entity;
   try {
-    entity = await app.api.get(path, historyParams(iv, now));
+    entity = await app.api.get(path, historyParams(iv, clock));
   } catch (e) {
     replace(figures, errorBox(e.status === 404 ? new Error(`No traffic of ${ip} in this analysis${iv ? ' and time range' : ''}.`) : e));
     names.replaceChildren();
@@ -95,17 +95,19 @@ export default async function render({app, view, params, query}) {
   return () => cleanups.forEach((f) => f());
 }
 
-// connectionColumns are the columns of a connections table.
+// connectionColumns are the columns of a connections table. A
+// connection is seen from its client, so rx/tx cannot be sorted on.
 export function connectionColumns(app, iv) {
+  const traffic = trafficColumns(iv, {directional: false, brief: true}).filter((c) => c.sort !== 'pps');
   return [
-    {label: 'Client', render: (c) => [ipLink(app, c.clientIp), `:${c.clientPort}`]},
-    {label: 'Server', render: (c) => [ipLink(app, c.serverIp), `:${c.serverPort}`]},
+    {label: 'Client', render: (c) => [ipLink(app, c.clientIp), c.clientPort ? `:${c.clientPort}` : '']},
+    {label: 'Server', render: (c) => [ipLink(app, c.serverIp), c.serverPort ? `:${c.serverPort}` : '']},
     {label: 'Protocol', render: (c) => c.protocol},
     {label: 'Application', render: (c) => c.application},
     {label: 'State', render: (c) => c.state || ''},
-    ...trafficColumns(iv, {directional: false, rxLabel: 'Server→client', txLabel: 'Client→server'}),
-    {label: 'Retrans.', num: true, render: (c) => count((c.retransmissions || [0, 0])[0] + (c.retransmissions || [0, 0])[1])},
-    {label: 'Last packet', render: (c) => time(Math.floor(c.lastPacket / 1e6))},
+    ...traffic,
+    {label: 'Retrans.', num: true, title: 'Retransmitted segments (client + server)', render: (c) => count((c.retransmissions || [0, 0])[0] + (c.retransmissions || [0, 0])[1])},
+    {label: 'Last packet', render: (c) => h('time', {title: time(Math.floor(c.lastPacket / 1e6))}, short(Math.floor(c.lastPacket / 1e6)))},
     {label: '', render: (c) => pcapButton(app, connExpr(c))},
   ];
 }

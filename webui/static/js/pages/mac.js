@@ -4,6 +4,7 @@ import {pcapButton} from '../capture.js';
 import {csvLink, ipLink, listLoader, macLink, seenColumns, trafficColumns} from '../cols.js';
 import {h, replace} from '../dom.js';
 import {HistoryGraph, historyParams, tabs, trafficFigures} from '../entity.js';
+import {time} from '../format.js';
 import {liveEntity} from '../livelist.js';
 import {DataTable} from '../table.js';
 import {card, errorBox, kv, loading, pageHeader} from '../ui.js';
@@ -14,7 +15,7 @@ export default async function render({app, view, params, query}) {
   const mac = params.mac;
   const path = `${BASE}/${encodeURIComponent(mac)}`;
   const iv = await app.time.interval();
-  const now = iv ? iv.endtime : await app.instanceNow();
+  const clock = iv ? null : await app.instanceTime();
   const figures = h('div', {class: 'figures'}, loading());
   const details = h('div');
   const graph = new HistoryGraph(`Traffic of ${mac}`);
@@ -25,7 +26,7 @@ export default async function render({app, view, params, query}) {
     h('div', {class: 'grid-2'}, card('Traffic', graph.el), card('Details', details)));
   let entity;
   try {
-    entity = await app.api.get(path, historyParams(iv, now));
+    entity = await app.api.get(path, historyParams(iv, clock));
   } catch (e) {
     replace(figures, errorBox(e.status === 404 ? new Error(`No traffic of ${mac} in this analysis${iv ? ' and time range' : ''}.`) : e));
     return () => cleanups.forEach((f) => f());
@@ -35,6 +36,8 @@ export default async function render({app, view, params, query}) {
   replace(details, kv([
     ['Kind', entity.broadcast ? 'broadcast' : entity.multicast ? 'multicast (group address)' : 'unicast'],
     ['VLANs', (entity.vlans || []).map((v) => (v ? String(v) : 'untagged')).join(', ') || '–'],
+    ['First seen', time(entity.firstSeen)],
+    ['Last seen', time(entity.lastSeen)],
   ]));
   if (!iv) {
     cleanups.push(liveEntity(app, 'mac', mac, (it, t) => {

@@ -73,7 +73,7 @@ export default function render({app, view}) {
           h('td', {class: 'mono'}, d.path),
           h('td', {class: 'num'}, bytes(d.sizeBytes)),
           h('td', {class: 'num'}, bytes(d.freeBytes)),
-          h('td', null, [d.ringBuffer !== undefined && d.ringBuffer !== null ? `ring buffer ${d.ringBuffer}` : '', d.pcap ? ' pcap files' : ''].join(' ').trim() || '–'),
+          h('td', null, [d.ringBuffer !== undefined && d.ringBuffer !== null ? `ring buffer ${d.ringBuffer}` : '', d.pcap ? 'pcap files' : ''].filter(Boolean).join(', ') || '–'),
           h('td', {class: 'bad'}, d.error || ''))))))
         : h('p', {class: 'muted'}, 'No storage devices (start the appliance with a storage device, natively --storage DIR).'));
       replace(config, configForm(app, cfg, devices, loadConfig));
@@ -98,7 +98,11 @@ function configForm(app, cfg, devices, reload) {
   const buffers = (cfg.buffers || []).map((b) => bufferEditor(app, b, devices, reload));
   const pcapDevice = select([['', 'none'], ...devices.map((d) => [d.path, d.path])], cfg.pcapDevice || '');
   const pcapField = field('Device for pcap files (cluster mode)', pcapDevice);
-  const syncMode = () => { pcapField.hidden = mode.value !== 'cluster'; };
+  const addButton = h('button', {type: 'button', onclick: () => addBuffer()}, 'Add ring buffer');
+  const syncMode = () => {
+    pcapField.hidden = mode.value !== 'cluster';
+    addButton.hidden = mode.value !== 'cluster';
+  };
   mode.addEventListener('change', syncMode);
   syncMode();
   const save = async (ev) => {
@@ -125,7 +129,7 @@ function configForm(app, cfg, devices, reload) {
     msg,
     h('div', {class: 'actions'},
       h('button', {type: 'submit', class: 'primary'}, 'Apply configuration'),
-      h('button', {type: 'button', onclick: addBuffer}, 'Add ring buffer (cluster)'))));
+      addButton)));
 }
 
 function bufferEditor(app, b, devices, reload) {
@@ -135,9 +139,9 @@ function bufferEditor(app, b, devices, reload) {
     const pct = h('input', {type: 'number', min: '1', max: '100', step: '1', class: 'short', value: share.get(d.path)?.sharePercent || '', placeholder: 'default', 'aria-label': `Share of ${d.path} in percent`});
     return {path: d.path, use, pct, el: h('div', {class: 'device-row'}, h('label', {class: 'check'}, use, h('span', {class: 'mono'}, d.path)), pct, ' %')};
   });
-  const segMB = h('input', {type: 'number', min: '1', step: '1', value: b.segmentBytes ? Math.round(b.segmentBytes / MiB) : ''});
-  const segSec = h('input', {type: 'number', min: '1', step: '1', value: b.segmentSeconds || ''});
-  const queueMB = h('input', {type: 'number', min: '1', step: '1', value: b.queueBytes ? Math.round(b.queueBytes / MiB) : ''});
+  const segMB = h('input', {type: 'number', min: '1', step: '1', value: b.segmentBytes ? Math.round(b.segmentBytes / MiB) : '', placeholder: 'default 1024'});
+  const segSec = h('input', {type: 'number', min: '1', step: '1', value: b.segmentSeconds || '', placeholder: 'default 600'});
+  const queueMB = h('input', {type: 'number', min: '1', step: '1', value: b.queueBytes ? Math.round(b.queueBytes / MiB) : '', placeholder: 'default 256'});
   const rules = rulesEditor(app, b, reload);
   const el = h('fieldset', {class: 'buffer-editor'}, h('legend', null, `Ring buffer ${b.id}`),
     h('div', {class: 'field'}, h('span', {class: 'label'}, 'Storage devices and their share'), devRows.length ? devRows.map((r) => r.el) : h('span', {class: 'muted'}, 'no devices')),
@@ -200,9 +204,12 @@ function rulesEditor(app, b, reload) {
         h('button', {type: 'button', class: 'small', 'aria-label': 'Move rule down', onclick: () => move(1)}, '↓'),
         h('button', {type: 'button', class: 'small danger', 'aria-label': 'Remove rule', onclick: () => { items.splice(items.indexOf(item), 1); item.row.remove(); }}, '×'))));
     items.push(item);
+    empty?.remove();
     rows.appendChild(item.row);
   };
+  const empty = h('tr', null, h('td', {colspan: 6, class: 'empty'}, 'No rules: every packet is recorded whole.'));
   (b.rules || []).forEach(add);
+  if (!items.length) rows.appendChild(empty);
   const saveRules = async () => {
     msg.textContent = '';
     try {

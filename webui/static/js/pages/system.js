@@ -1,6 +1,6 @@
 // System: what the appliance is and runs, and (for admins) its log.
 import {h, replace} from '../dom.js';
-import {duration} from '../format.js';
+import {duration, time as fmtTime} from '../format.js';
 import {card, errorBox, kv, loading, pageHeader} from '../ui.js';
 
 export default function render({app, view}) {
@@ -37,7 +37,7 @@ function logCard(app) {
       errSlot.replaceChildren();
       status.textContent = `${lines.length} lines`;
       replace(rows, lines.map((l) => h('tr', null,
-        h('td', {class: 'muted'}, l.time),
+        h('td', {class: 'muted nowrap'}, l.time),
         h('td', {class: `level-${l.level}`}, l.level),
         h('td', null, l.msg, l.rest ? h('span', {class: 'muted'}, ` ${l.rest}`) : null))));
       if (!lines.length) replace(rows, h('tr', null, h('td', {colspan: 3, class: 'empty'}, 'The log is empty.')));
@@ -61,7 +61,8 @@ function parseLine(e) {
     const o = JSON.parse(e.line);
     const {time, level, msg, ...rest} = o;
     const extra = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
-    return {time: (time || '').replace('T', ' ').replace(/\.\d+/, ''), level: level || '', msg: msg || '', rest: extra};
+    const ms = Date.parse(time);
+    return {time: Number.isNaN(ms) ? String(time || '') : fmtTime(ms / 1000), level: level || '', msg: msg || '', rest: extra};
   } catch {
     return {time: '', level: '', msg: e.line, rest: ''};
   }
