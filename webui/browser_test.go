@@ -528,6 +528,45 @@ func TestBrowser(t *testing.T) {
 		tb.noConsoleErrors(t, "IP table")
 	})
 
+	t.Run("filter the IP table", func(t *testing.T) {
+		const term = "10.2.0."
+		tb.visit(t, base, "#/ips")
+		tb.do(t, "type a filter", chromedp.SendKeys(chromedp.CSS(`input.table-filter`), term))
+		tb.waitJS(t, "filtered", `/filter=10.2.0./.test(location.hash) && !document.querySelector('.data-table[aria-busy=true]')`)
+		// The whole list as CSV, filtered here, is what the table must hold.
+		req, err := http.NewRequest("GET", base+"/API/stats/modules/ip/ips_paged?csv=true", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("admin", adminPassword)
+		resp, err := srv.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for _, line := range strings.Split(strings.TrimSpace(string(body)), "\n")[1:] {
+			if ip, _, _ := strings.Cut(line, ","); strings.Contains(ip, term) {
+				want++
+			}
+		}
+		shown := eval[[]string](t, tb, `[...document.querySelectorAll('.data-table tbody tr td:first-child a')].map(a => a.textContent)`)
+		status := eval[string](t, tb, `document.querySelector('.table-status').textContent`)
+		for _, ip := range shown {
+			if !strings.Contains(ip, term) {
+				t.Errorf("filter %q shows %s", term, ip)
+			}
+		}
+		if want == 0 || !strings.HasSuffix(status, fmt.Sprintf("of %d", want)) {
+			t.Errorf("filter %q: table says %q; the full list has %d such IPs", term, status, want)
+		}
+		tb.noConsoleErrors(t, "IP filter")
+	})
+
 	t.Run("capture dialog downloads a pcap", func(t *testing.T) {
 		var tm struct{ FirstSecond, LastSecond int64 }
 		srv.get(t, "/API/stats/time", &tm)
@@ -561,6 +600,40 @@ func TestBrowser(t *testing.T) {
 		}
 		tb.do(t, "close the dialog", chromedp.Click(chromedp.CSS(`dialog .dialog-close`)))
 		tb.noConsoleErrors(t, "capture dialog")
+	})
+
+	t.Run("upload a pcap and switch the UI to its slot", func(t *testing.T) {
+		upload := filepath.Join(t.TempDir(), "upload.pcap")
+		f, err := os.Create(upload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := trafficgen.WritePcap(f, trafficgen.New(trafficgen.Config{Seed: 9, Clients: 50, Servers: 5, PacketsPerSecond: 500}), 5000); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		tb.visit(t, base, "#/analysis")
+		tb.do(t, "upload", chromedp.SetUploadFiles(chromedp.CSS(`input[type=file]`), []string{upload}),
+			chromedp.Click(chromedp.CSS(`#view form button[type=submit]`)))
+		tb.waitJS(t, "analysed", `/Analysed upload.pcap in slot :1/.test(document.querySelector('#view .progress').textContent)`)
+		tb.waitJS(t, "slot in the selector", `[...document.querySelectorAll('.topbar select option')].some(o => o.value === '1')`)
+		eval[bool](t, tb, `(() => { const s = document.querySelector('.topbar select'); s.value = '1'; s.dispatchEvent(new Event('change')); return true; })()`)
+		tb.waitJS(t, "slot dashboard", `/mm=1/.test(location.hash) && /#\/analysis/.test(location.hash)`)
+		tb.visit(t, base, "#/dashboard?mm=1")
+		tb.waitJS(t, "slot figures", `document.querySelector('#fig-ips').dataset.value !== undefined`)
+		var slot, main struct{ Entities map[string]int }
+		srv.get(t, "/API/stats/modules/ip?mm-id=:1", &slot)
+		srv.get(t, "/API/stats/modules/ip", &main)
+		got := eval[string](t, tb, `document.querySelector('#fig-ips').dataset.value`)
+		if want := fmt.Sprint(slot.Entities["ips"]); got != want || slot.Entities["ips"] == main.Entities["ips"] {
+			t.Errorf("dashboard of slot 1 shows %s IPs; the API says %s for slot 1 (and %d for the main analysis)", got, want, main.Entities["ips"])
+		}
+		if links := eval[int](t, tb, `[...document.querySelectorAll('nav.sidebar a')].filter(a => !/mm=1/.test(a.getAttribute('href'))).length`); links != 0 {
+			t.Errorf("%d navigation links leave slot 1", links)
+		}
+		tb.noConsoleErrors(t, "pcap upload")
 	})
 
 	t.Run("every page renders without console errors", func(t *testing.T) {
