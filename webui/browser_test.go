@@ -567,6 +567,51 @@ func TestBrowser(t *testing.T) {
 		tb.noConsoleErrors(t, "IP filter")
 	})
 
+	t.Run("time selector", func(t *testing.T) {
+		var tm struct{ FirstSecond, LastSecond int64 }
+		srv.get(t, "/API/stats/time", &tm)
+		tb.visit(t, base, "#/ips")
+		check := func(what string, start, end int64) {
+			t.Helper()
+			tb.waitJS(t, what, `!document.querySelector('#view .loading, .data-table[aria-busy=true]') && document.querySelectorAll('.data-table tbody tr td:first-child a').length > 0`)
+			var want page[ipItem]
+			srv.get(t, fmt.Sprintf("/API/stats/modules/ip/ips_paged?sort=bps&reverse=true&page=0&count=25&starttime=%d&endtime=%d", start, end), &want)
+			shown := eval[[]string](t, tb, `[...document.querySelectorAll('.data-table tbody tr td:first-child a')].map(a => a.textContent)`)
+			var ips []string
+			for _, it := range want.DisplayedItems {
+				ips = append(ips, it.IP)
+			}
+			if strings.Join(shown, " ") != strings.Join(ips, " ") {
+				t.Errorf("%s: IPs shown = %v; the API says %v", what, shown, ips)
+			}
+		}
+		// "Last 5 minutes" counts back from the analysis' own clock.
+		eval[bool](t, tb, `(() => { const s = document.querySelector('.time-select select'); s.value = '5m'; s.dispatchEvent(new Event('change')); return true; })()`)
+		tb.waitJS(t, "t=5m in the URL", `/t=5m/.test(location.hash)`)
+		check("last 5 minutes", tm.LastSecond-300, tm.LastSecond)
+		// A custom interval through its dialog.
+		start, end := tm.FirstSecond+5, tm.FirstSecond+15
+		eval[bool](t, tb, `(() => { const s = document.querySelector('.time-select select'); s.value = 'custom'; s.dispatchEvent(new Event('change')); return true; })()`)
+		tb.do(t, "custom interval dialog", chromedp.WaitVisible(chromedp.CSS(`dialog input[type=datetime-local]`)))
+		eval[bool](t, tb, fmt.Sprintf(`(() => {
+			const [from, to] = document.querySelectorAll('dialog input[type=datetime-local]');
+			const local = (s) => { const d = new Date(s * 1000); const p = (n) => String(n).padStart(2, '0');
+				return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + 'T' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds()); };
+			from.value = local(%d); to.value = local(%d);
+			return true;
+		})()`, start, end))
+		tb.do(t, "apply", chromedp.Click(chromedp.CSS(`dialog button[type=submit]`)))
+		tb.waitJS(t, "custom interval in the URL", fmt.Sprintf(`/t=%d-%d/.test(location.hash)`, start, end))
+		check("custom interval", start, end)
+		// It applies to every page: the links keep it.
+		if links := eval[int](t, tb, fmt.Sprintf(`[...document.querySelectorAll('nav.sidebar a')].filter(a => !/t=%d-%d/.test(a.getAttribute('href'))).length`, start, end)); links != 0 {
+			t.Errorf("%d navigation links drop the time selection", links)
+		}
+		eval[bool](t, tb, `(() => { const s = document.querySelector('.time-select select'); s.value = 'live'; s.dispatchEvent(new Event('change')); return true; })()`)
+		tb.waitJS(t, "live again", `!/t=/.test(location.hash)`)
+		tb.noConsoleErrors(t, "time selector")
+	})
+
 	t.Run("capture dialog downloads a pcap", func(t *testing.T) {
 		var tm struct{ FirstSecond, LastSecond int64 }
 		srv.get(t, "/API/stats/time", &tm)
