@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -16,8 +15,8 @@ import (
 // maxPcapSlots is how many pcap analysis slots (mm-id=:1..) may exist.
 const maxPcapSlots = 4
 
-// newAnalysis builds the analysis instances: the main one in slot 0 and
-// the registry of pcap analysis slots. Nothing runs yet.
+// newAnalysis builds the main instance (slot 0) and the registry of the
+// pcap analysis slots.
 func newAnalysis(cfg Config, log *slog.Logger) (*engine.Registry, error) {
 	main, err := engine.New(cfg.Analysis, log.With("instance", 0))
 	if err != nil {
@@ -30,14 +29,11 @@ func newAnalysis(cfg Config, log *slog.Logger) (*engine.Registry, error) {
 	return reg, nil
 }
 
-// startAnalysis starts the main instance on the replayed files (as ports
-// 0..n-1) or the monitor interfaces. The returned stop function cancels
-// processing and waits for it.
-func startAnalysis(ctx context.Context, cfg Config, reg *engine.Registry, log *slog.Logger) (func(), error) {
-	main := reg.Main()
-	src, err := mainSource(cfg)
-	if err != nil || src == nil {
-		return func() {}, err
+// startMain runs the main instance on src (nil: nothing to run). The
+// returned stop function cancels processing and waits for it.
+func startMain(ctx context.Context, main *engine.Engine, src capture.Source, log *slog.Logger) (stop func()) {
+	if src == nil {
+		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -55,35 +51,20 @@ func startAnalysis(ctx context.Context, cfg Config, reg *engine.Registry, log *s
 	return func() {
 		cancel()
 		wg.Wait()
-	}, nil
-}
-
-// mainSource is what feeds the main instance: replayed files, or the
-// monitor interfaces (nil when there is neither).
-func mainSource(cfg Config) (capture.Source, error) {
-	switch {
-	case len(cfg.Replay) > 0 && len(cfg.Ifaces) > 0:
-		return nil, errors.New("daemon: --replay and --iface exclude each other")
-	case len(cfg.Replay) > 0:
-		var files filesource.Multi
-		for i, path := range cfg.Replay {
-			s, err := filesource.Open(path, filesource.Config{Port: uint16(i)})
-			if err != nil {
-				return nil, fmt.Errorf("daemon: replay: %w", err)
-			}
-			files = append(files, s)
-		}
-		return files, nil
-	case len(cfg.Ifaces) > 0:
-		return liveSource(cfg)
 	}
-	return nil, nil
 }
 
-// liveSource is the seam for the live capture (services/capture/live):
-// AF_PACKET rings on cfg.Ifaces, cfg.Analysis.IOWorkers workers each.
-func liveSource(cfg Config) (capture.Source, error) {
-	return nil, fmt.Errorf("daemon: live capture on %v is not built in yet", cfg.Ifaces)
+// replaySource replays files into the main instance as ports 0..n-1.
+func replaySource(paths []string) (capture.Source, error) {
+	var files filesource.Multi
+	for i, path := range paths {
+		s, err := filesource.Open(path, filesource.Config{Port: uint16(i)})
+		if err != nil {
+			return nil, fmt.Errorf("daemon: replay: %w", err)
+		}
+		files = append(files, s)
+	}
+	return files, nil
 }
 
 func tableFill(u stats.Usage) map[string]int {

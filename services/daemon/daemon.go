@@ -41,7 +41,9 @@ type Config struct {
 	HTTPRedirectListen string    // plain HTTP address that only redirects to HTTPS (":80" in the image); "" for none
 	Replay             []string  // pcap/pcapng files fed to the main instance as a monitor port
 	Ifaces             []string  // monitor interfaces
+	Bridges            []string  // bridged monitor port pairs, "a,b" (monitor ports too)
 	Storage            []string  // ring buffer storage directories (natively)
+	UploadLimit        int64     // largest pcap upload in bytes; 4 GiB by default
 	AdminPassword      string    // initial admin password for a fresh data directory
 	Console            io.Writer // where a generated first-boot admin password is shown once; os.Stderr by default
 	Model              string    // model profile name; "virtual" by default
@@ -88,7 +90,13 @@ type system struct {
 	hub      *ws.Hub
 	router   *api.Router
 	analysis *engine.Registry
+	packets  *packets
+	// handler serves the API and the browser UI.
+	handler http.Handler
 }
+
+// close releases what build opened.
+func (s *system) close() error { return s.packets.close() }
 
 // build creates the data directory's state and the services, and puts
 // every route into the API's table.
@@ -129,8 +137,19 @@ func build(cfg Config, log *slog.Logger) (*system, error) {
 			return map[string]any{"entries": cfg.Logs.Entries(uint64(after))}, nil
 		})
 	}
-	registerStats(rt, hub, analysis, cfg, log)
-	return &system{certs: certs, auth: authSvc, hub: hub, router: rt, analysis: analysis}, nil
+	// The UI is built first: it cannot fail once the packet services
+	// hold open files.
+	handler, err := withUI(rt)
+	if err != nil {
+		return nil, err
+	}
+	pkts, err := openPackets(cfg, analysis, log)
+	if err != nil {
+		return nil, err
+	}
+	pkts.register(rt, analysis)
+	registerStats(rt, hub, analysis, pkts.captures.Registry, cfg, log)
+	return &system{certs: certs, auth: authSvc, hub: hub, router: rt, analysis: analysis, packets: pkts, handler: handler}, nil
 }
 
 // Run serves until ctx is cancelled. A cancelled context is a clean stop
@@ -144,17 +163,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	stopAnalysis, err := startAnalysis(ctx, cfg, s.analysis, log)
-	if err != nil {
-		return err
-	}
-	defer stopAnalysis()
+	defer func() {
+		if err := s.close(); err != nil {
+			log.Error("closing the packet path", "err", err)
+		}
+	}()
+	stopMain := startMain(ctx, s.analysis.Main(), s.packets.source, log)
+	defer stopMain()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("daemon: listen %s: %w", cfg.Listen, err)
 	}
 	servers := []*http.Server{{
-		Handler:           s.router,
+		Handler:           s.handler,
 		TLSConfig:         &tls.Config{GetCertificate: s.certs.GetCertificate, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -28,6 +28,7 @@ func newDaemon(t *testing.T) (*system, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { sys.close() })
 	srv := httptest.NewTLSServer(sys.router)
 	t.Cleanup(srv.Close)
 	return sys, srv
@@ -98,6 +99,7 @@ var rolePolicy = []struct {
 	{"/API/stats/reset", role.Admin},
 	{"/API/stats/", role.Stats},
 	{"/API/data/modules/capture", role.Pcap},
+	{"/API/data/pcap", role.Admin},
 	{"/API/auth/", 0},
 	{"/API/info/", 0},
 	{"/API/ws", 0},

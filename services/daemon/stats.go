@@ -11,8 +11,8 @@ import (
 
 // registerStats serves the statistics of the analysis instances: the
 // /API/stats tree and the live websocket topics.
-func registerStats(rt *api.Router, hub *ws.Hub, analysis *engine.Registry, cfg Config, log *slog.Logger) {
-	statsapi.Register(rt, hub, statsapi.Config{Instances: analysis, Hostname: cfg.Hostname, Log: log})
+func registerStats(rt *api.Router, hub *ws.Hub, analysis *engine.Registry, captures statsapi.Captures, cfg Config, log *slog.Logger) {
+	statsapi.Register(rt, hub, statsapi.Config{Instances: analysis, Hostname: cfg.Hostname, Captures: captures, Log: log})
 }
 
 // analysisSlots tells the router which analysis instances mm-id may name.

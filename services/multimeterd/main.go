@@ -4,9 +4,13 @@
 // Synopsis:
 //
 //	multimeterd --data DIR --listen ADDR [--http-redirect-listen ADDR] [--admin-password PW]
-//	            [--console FILE] [--replay FILE]... [--iface NAME]... [--storage DIR]...
-//	            [--analysis FILE]
+//	            [--console FILE] [--replay FILE]... [--iface NAME]... [--bridge A,B]...
+//	            [--storage DIR]... [--upload-limit BYTES] [--analysis FILE]
 //
+// --iface and --bridge name the monitor ports (a bridged pair forwards
+// every frame between its two ports in bridge mode; the mode is switched
+// at run time through /API/system/interfaces/mode). --storage names the
+// ring buffer's storage devices, configured through /API/system/ringbuffer.
 // --analysis names a JSON file with the main analysis instance's
 // configuration (engine.Config: shards, queues, level, virtual link
 // groups, table capacities, history).
@@ -49,14 +53,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("multimeterd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg daemon.Config
-	var replay, ifaces, storage listFlag
+	var replay, ifaces, bridges, storage listFlag
 	fs.StringVar(&cfg.DataDir, "data", "", "data directory (config, users, certificates)")
 	fs.StringVar(&cfg.Listen, "listen", ":443", "HTTPS listen address")
 	fs.StringVar(&cfg.HTTPRedirectListen, "http-redirect-listen", "", "plain HTTP address that only redirects to HTTPS (e.g. :80)")
 	console := fs.String("console", "", "file to show a generated first-boot admin password on (default stderr)")
 	fs.Var(&replay, "replay", "pcap/pcapng file to analyse as a monitor port (repeatable)")
 	fs.Var(&ifaces, "iface", "monitor interface (repeatable)")
+	fs.Var(&bridges, "bridge", "bridged pair of monitor interfaces, as a,b (repeatable)")
 	fs.Var(&storage, "storage", "ring buffer storage directory (repeatable)")
+	fs.Int64Var(&cfg.UploadLimit, "upload-limit", 0, "largest pcap upload in bytes (default 4 GiB)")
 	fs.StringVar(&cfg.AdminPassword, "admin-password", "", "initial admin password for a fresh data directory")
 	fs.StringVar(&cfg.Model, "model", "virtual", "model profile")
 	fs.StringVar(&cfg.BootSlot, "boot-slot", "", "firmware slot of this boot (set by the init)")
@@ -69,7 +75,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			return fmt.Errorf("multimeterd: analysis configuration: %w", err)
 		}
 	}
-	cfg.Replay, cfg.Ifaces, cfg.Storage = replay, ifaces, storage
+	cfg.Replay, cfg.Ifaces, cfg.Bridges, cfg.Storage = replay, ifaces, bridges, storage
 	if cfg.DataDir == "" {
 		fmt.Fprintln(stderr, "multimeterd: --data is required")
 		fs.Usage()

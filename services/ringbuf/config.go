@@ -49,6 +49,10 @@ type BufferConfig struct {
 	// FlushMillis bounds how long a packet waits in memory before it is
 	// written and searchable.
 	FlushMillis int `json:"flushMillis,omitempty"`
+	// Lossless makes Packet wait for queue memory instead of dropping
+	// the packet. Only for buffers fed by a source that may be slowed
+	// down (an uploaded capture): a live monitor port must never wait.
+	Lossless bool `json:"-"`
 	// defaultShare is the device share when a device gives none: set by
 	// the mode.
 	defaultShare float64

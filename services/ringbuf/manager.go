@@ -90,6 +90,10 @@ func OpenManager(opts Options, log *slog.Logger) (*Manager, error) {
 	return m, nil
 }
 
+// Validate reports the first mistake in cfg, including storage devices
+// that are not among the Manager's, without applying it.
+func (m *Manager) Validate(cfg Config) error { return m.check(&cfg) }
+
 // check validates a configuration and that it uses only known devices.
 func (m *Manager) check(cfg *Config) error {
 	if err := cfg.Validate(); err != nil {

@@ -166,9 +166,9 @@ func (b *Buffer) SetRules(rs []Rule) error {
 	return nil
 }
 
-// Packet records one packet (tap.Sink). It never blocks and allocates
-// nothing: when the memory queue is full the packet is dropped and
-// counted.
+// Packet records one packet (tap.Sink). It allocates nothing and never
+// blocks (unless the buffer is Lossless): when the memory queue is full
+// the packet is dropped and counted.
 func (b *Buffer) Packet(shard int, p *decode.Packet, frame []byte, m *tap.Meta) {
 	n, keep := (*b.rules.Load()).apply(p, frame, m)
 	if !keep {
@@ -198,17 +198,39 @@ func (b *Buffer) Packet(shard int, p *decode.Packet, frame []byte, m *tap.Meta) 
 		b.seal(s)
 	}
 	if s.cur == nil {
-		select {
-		case bt := <-b.pool:
-			bt.reset(s.id, s.nextDev)
-			s.nextDev = (s.nextDev + 1) % len(b.devices)
-			s.cur = bt
-		default:
+		bt := b.takeBatch(s)
+		if bt == nil {
 			b.drop(1, uint64(orig))
 			return
 		}
+		bt.reset(s.id, s.nextDev)
+		s.nextDev = (s.nextDev + 1) % len(b.devices)
+		s.cur = bt
 	}
 	s.cur.add(p, frame[:n], orig, m)
+}
+
+// takeBatch returns a free batch of the memory queue, or nil when there
+// is none. A lossless buffer waits for one (until it is closed) without
+// holding s.mu, so that the other shards' open batches can be sealed and
+// written meanwhile. s.mu is held.
+func (b *Buffer) takeBatch(s *shardState) *batch {
+	select {
+	case bt := <-b.pool:
+		return bt
+	default:
+	}
+	if !b.cfg.Lossless {
+		return nil
+	}
+	s.mu.Unlock()
+	defer s.mu.Lock()
+	select {
+	case bt := <-b.pool:
+		return bt
+	case <-b.stop:
+		return nil
+	}
 }
 
 func (b *Buffer) drop(packets, bytes uint64) {

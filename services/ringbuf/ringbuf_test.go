@@ -240,6 +240,52 @@ func TestQueueFullDrops(t *testing.T) {
 	}
 }
 
+// TestLosslessWaits stalls the writer of a lossless buffer: its shards
+// wait for queue memory instead of dropping, and once the disk moves on
+// every packet is recorded.
+func TestLosslessWaits(t *testing.T) {
+	cfg := small(t.TempDir())
+	cfg.QueueBytes = 4 << 20
+	cfg.BatchBytes = 1 << 20
+	cfg.Lossless = true
+	b, err := OpenBuffer(cfg, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	stall := make(chan error)
+	b.writers[0].queue <- item{flush: stall}
+	pkts := ringbuftest.Generate(trafficgen.Config{Seed: 7}, 40000)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ringbuftest.Replay(b, pkts, 3)
+	}()
+	for len(b.pool) > 0 || b.InFlight() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-done:
+		t.Fatalf("the replay finished with the disk stalled and the queue full: %+v", b.Stats())
+	default:
+	}
+	<-stall
+	<-done
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	st := b.Stats()
+	if st.Packets != uint64(len(pkts)) || st.DroppedPackets != 0 {
+		t.Errorf("recorded %d, dropped %d; want all %d recorded", st.Packets, st.DroppedPackets, len(pkts))
+	}
+	got := stored(t, b)
+	for _, p := range pkts {
+		if r, ok := got[p.Meta.Seq]; !ok || !bytes.Equal(r.Data, p.Frame) || r.Timestamp != p.Timestamp {
+			t.Fatalf("packet %d not stored as it was", p.Meta.Seq)
+		}
+	}
+}
+
 // TestSearchableSoon checks that packets reach the live index without a
 // Flush: the flush interval seals batches by itself.
 func TestSearchableSoon(t *testing.T) {

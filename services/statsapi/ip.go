@@ -202,6 +202,9 @@ func (a *API) ips() *entities[ip.Key, ip.Attr, IP] {
 		render:  a.renderIP,
 		columns: append(cols, figureColumns(func(p *IP) *Figures { return &p.Figures })...),
 		opts:    listOpts{paged: true},
+		match: func(f *textFilter) stats.Filter[ip.Key, ip.Attr] {
+			return func(k *ip.Key, _ *ip.Attr) bool { return f.matchAddr(k.Addr) }
+		},
 	}
 }
 
@@ -261,7 +264,15 @@ func (a *API) registerIP() {
 		if err != nil {
 			return nil, err
 		}
-		items, total := c.st.Conns.List(lq)
+		tf, err := parseTextFilter(c.q)
+		if err != nil {
+			return nil, err
+		}
+		var filter stats.Filter[flow.Key, flow.Conn]
+		if tf != nil {
+			filter = tf.matchConn
+		}
+		items, total := c.st.Conns.Conns.List(lq, filter)
 		return renderPage(c, items, total, l, lq, renderConn, connColumns()), nil
 	}
 	a.get(base+"/globalConnections", conns)

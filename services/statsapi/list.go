@@ -148,6 +148,9 @@ type entities[K stats.Key, A, T any] struct {
 	filter  stats.Filter[K, A] // nil: every entity
 	columns []apilist.Column[*T]
 	opts    listOpts
+
+	// match, when set, gives the list a filter= parameter (textfilter.go).
+	match func(f *textFilter) stats.Filter[K, A]
 }
 
 // register serves one entity at path/:param and the list at list.
@@ -183,7 +186,17 @@ func (es *entities[K, A, T]) list(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, total := es.series(c.st).List(lq, es.filter)
+	filter := es.filter
+	if es.match != nil {
+		tf, err := parseTextFilter(c.q)
+		if err != nil {
+			return nil, err
+		}
+		if tf != nil {
+			filter = andFilter(filter, es.match(tf))
+		}
+	}
+	items, total := es.series(c.st).List(lq, filter)
 	return renderPage(c, items, total, l, lq, es.render, es.columns), nil
 }
 

@@ -113,6 +113,9 @@ func (a *API) macs() *entities[mac.Key, mac.Attr, MAC] {
 		render:  renderMAC,
 		columns: append([]apilist.Column[*MAC]{{Name: "mac", Value: func(m *MAC) string { return m.MAC }}}, figureColumns(func(m *MAC) *Figures { return &m.Figures })...),
 		opts:    listOpts{paged: true},
+		match: func(f *textFilter) stats.Filter[mac.Key, mac.Attr] {
+			return func(k *mac.Key, _ *mac.Attr) bool { return f.matchMAC(k.MAC) }
+		},
 	}
 }
 

@@ -3,6 +3,7 @@ package live
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -42,6 +43,41 @@ type PortConfig struct {
 	Name    string // network interface, e.g. "eth1"
 	Index   uint16 // monitor port number carried in every packet (decode.Packet.Port)
 	Partner string // interface this port is bridged to; empty for none
+}
+
+// PortsOf numbers monitor ports as an operator lists them: the
+// interfaces first, in order, then those of the bridged pairs ("a,b") not
+// listed already; the two interfaces of a pair are each other's partner.
+// Validate checks the rest.
+func PortsOf(ifaces, bridges []string) ([]PortConfig, error) {
+	var ports []PortConfig
+	index := map[string]int{}
+	add := func(name string) int {
+		if i, ok := index[name]; ok {
+			return i
+		}
+		index[name] = len(ports)
+		ports = append(ports, PortConfig{Name: name, Index: uint16(len(ports))})
+		return len(ports) - 1
+	}
+	for _, name := range ifaces {
+		if _, dup := index[name]; dup {
+			return nil, fmt.Errorf("live: interface %q given twice", name)
+		}
+		add(name)
+	}
+	for _, b := range bridges {
+		x, y, ok := strings.Cut(b, ",")
+		if !ok || x == "" || y == "" || strings.Contains(y, ",") {
+			return nil, fmt.Errorf("live: bridge %q: want two interfaces as a,b", b)
+		}
+		i, j := add(x), add(y)
+		if ports[i].Partner != "" || ports[j].Partner != "" {
+			return nil, fmt.Errorf("live: bridge %q: an interface can be in one pair only", b)
+		}
+		ports[i].Partner, ports[j].Partner = y, x
+	}
+	return ports, nil
 }
 
 // Config describes the monitor ports and their rings. The zero value of

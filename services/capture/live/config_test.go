@@ -80,3 +80,39 @@ func TestParseMode(t *testing.T) {
 		t.Errorf("ParseMode(tap) = nil error; want an error")
 	}
 }
+
+func TestPortsOf(t *testing.T) {
+	tests := []struct {
+		name            string
+		ifaces, bridges []string
+		want            []PortConfig
+		wantErr         string
+	}{
+		{"interfaces", []string{"eth1", "eth2"}, nil, []PortConfig{{Name: "eth1"}, {Name: "eth2", Index: 1}}, ""},
+		{"bridge only", nil, []string{"eth1,eth2"}, []PortConfig{{Name: "eth1", Partner: "eth2"}, {Name: "eth2", Index: 1, Partner: "eth1"}}, ""},
+		{"bridge of listed interfaces", []string{"eth3", "eth2", "eth1"}, []string{"eth1,eth2"},
+			[]PortConfig{{Name: "eth3"}, {Name: "eth2", Index: 1, Partner: "eth1"}, {Name: "eth1", Index: 2, Partner: "eth2"}}, ""},
+		{"interface twice", []string{"eth1", "eth1"}, nil, nil, "given twice"},
+		{"one interface", nil, []string{"eth1"}, nil, "want two interfaces"},
+		{"three interfaces", nil, []string{"eth1,eth2,eth3"}, nil, "want two interfaces"},
+		{"empty side", nil, []string{"eth1,"}, nil, "want two interfaces"},
+		{"two pairs share one", nil, []string{"eth1,eth2", "eth2,eth3"}, nil, "one pair only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := PortsOf(tt.ifaces, tt.bridges)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("PortsOf(%q, %q) = %v; want an error with %q", tt.ifaces, tt.bridges, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("PortsOf(%q, %q): %v", tt.ifaces, tt.bridges, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("PortsOf(%q, %q) differs (-want +got):\n%s", tt.ifaces, tt.bridges, diff)
+			}
+		})
+	}
+}

@@ -49,7 +49,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	ports, err := portConfigs(ifaces, bridges)
+	if len(ifaces)+len(bridges) == 0 {
+		fmt.Fprintln(stderr, "livecap: no interface given (-i or -bridge)")
+		return errUsage
+	}
+	ports, err := live.PortsOf(ifaces, bridges)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return errUsage
@@ -84,30 +88,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			prev, prevTime = cur, now
 		}
 	}
-}
-
-// portConfigs numbers the ports in the order given: -i first, then the
-// bridged pairs.
-func portConfigs(ifaces, bridges []string) ([]live.PortConfig, error) {
-	if len(ifaces)+len(bridges) == 0 {
-		return nil, errors.New("livecap: no interface given (-i or -bridge)")
-	}
-	var ports []live.PortConfig
-	add := func(name, partner string) {
-		ports = append(ports, live.PortConfig{Name: name, Index: uint16(len(ports)), Partner: partner})
-	}
-	for _, i := range ifaces {
-		add(i, "")
-	}
-	for _, b := range bridges {
-		a, c, ok := strings.Cut(b, ",")
-		if !ok || a == "" || c == "" {
-			return nil, fmt.Errorf("livecap: -bridge %q: want two interfaces as a,b", b)
-		}
-		add(a, c)
-		add(c, a)
-	}
-	return ports, nil
 }
 
 // decoder decodes every packet and counts the frames it cannot.

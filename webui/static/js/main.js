@@ -1,0 +1,289 @@
+// The application shell: session, navigation, the selections that apply
+// to every page (time range, analysis slot) and page lifecycle.
+import {Api} from './api.js';
+import {h, replace} from './dom.js';
+import {Live} from './live.js';
+import {buildHash, match, parseHash} from './router.js';
+import {ROUTES, NAV} from './routes.js';
+import {TimeSelection} from './timesel.js';
+import {errorBox, loading, toast} from './ui.js';
+import {renderLogin} from './login.js';
+import {PASSWORD_HINT_KEY} from './pages/account.js';
+
+class App {
+  constructor(root) {
+    this.root = root;
+    this.api = new Api();
+    this.api.onUnauthorized = () => this.sessionLost();
+    this.live = new Live({
+      onAuthLost: () => this.sessionLost(),
+      onState: (st) => this.showLiveState(st),
+    });
+    this.session = null;
+    this.cleanup = null;
+    this.renderSeq = 0;
+    this.time = new TimeSelection(this);
+    this.slots = [{id: 0, label: 'Main analysis'}];
+    window.addEventListener('hashchange', () => this.route());
+  }
+
+  async start() {
+    try {
+      const s = await this.api.get('/API/auth/session');
+      this.loggedIn(s);
+    } catch (err) {
+      if (err.status === 401) this.showLogin();
+      else replace(this.root, errorBox(err));
+    }
+  }
+
+  // --- session ---
+
+  has(role) {
+    const roles = this.session ? this.session.roles || [] : [];
+    return roles.includes('admin') || roles.includes(role);
+  }
+
+  loggedIn(s) {
+    this.session = s;
+    this.api.csrf = s.csrfToken || '';
+    this.live.start();
+    this.renderShell();
+    this.loadSlots();
+    this.route();
+  }
+
+  showLogin(message) {
+    if (this.cleanup) this.cleanup();
+    this.cleanup = null;
+    this.session = null;
+    this.root.className = 'login-screen';
+    renderLogin(this.root, this.api, message, (s) => {
+      this.root.className = '';
+      this.loggedIn(s);
+    });
+  }
+
+  sessionLost() {
+    if (!this.session) return;
+    this.live.stop();
+    this.showLogin('Your session has ended. Log in again to continue.');
+  }
+
+  async logout() {
+    try {
+      await this.api.post('/API/auth/logout');
+    } catch (err) {
+      if (err.status !== 401) toast(`Logout: ${err.message}`, 'error');
+    }
+    this.live.stop();
+    this.session = null;
+    history.replaceState(null, '', '#/');
+    this.showLogin('You have logged out.');
+  }
+
+  // --- shared selections, kept in the URL ---
+
+  get query() { return parseHash(location.hash).query; }
+
+  // globals are the query keys every page keeps: time range and slot.
+  globals() {
+    const q = this.query;
+    const g = {};
+    if (q.t) g.t = q.t;
+    if (q.mm) g.mm = q.mm;
+    return g;
+  }
+
+  // href links to a page keeping the global selections.
+  href(path, query = {}) {
+    return buildHash(path, {...this.globals(), ...query});
+  }
+
+  navigate(path, query = {}) {
+    location.hash = this.href(path, query);
+  }
+
+  // setGlobal changes a global selection and shows the page anew.
+  setGlobal(change) {
+    const {path, query} = parseHash(location.hash);
+    const q = {...query, ...change};
+    delete q.page;
+    location.hash = buildHash(path, q);
+  }
+
+  // setPageQuery records a page's own state (sort, page, filter) in the
+  // URL without showing the page anew.
+  setPageQuery(change) {
+    const {path, query} = parseHash(location.hash);
+    history.replaceState(null, '', buildHash(path, {...query, ...change}));
+  }
+
+  get slot() { return Number(this.query.mm) || 0; }
+
+  // --- shell ---
+
+  renderShell() {
+    this.root.className = 'shell';
+    this.view = h('main', {id: 'view', class: 'view', tabindex: '-1'});
+    this.liveDot = h('span', {class: 'live-dot', role: 'status', title: 'Live feed'});
+    this.slotSelect = h('select', {'aria-label': 'Analysis instance', onchange: (ev) => this.setGlobal({mm: ev.target.value === '0' ? '' : ev.target.value})});
+    this.nav = h('nav', {class: 'sidebar', 'aria-label': 'Main'});
+    const user = this.session.user;
+    replace(this.root,
+      h('a', {class: 'skip-link', href: '#view', onclick: (ev) => { ev.preventDefault(); this.view.focus(); }}, 'Skip to content'),
+      h('header', {class: 'topbar'},
+        h('a', {class: 'brand', href: '#/'}, h('span', {class: 'brand-mark', 'aria-hidden': 'true'}), 'Multimeter'),
+        h('span', {class: 'host', id: 'hostname'}),
+        h('div', {class: 'topbar-controls'},
+          this.slotSelect,
+          this.time.control(),
+          this.liveDot,
+          h('span', {class: 'user', title: `Roles: ${(this.session.roles || []).join(', ')}`}, user),
+          h('button', {type: 'button', class: 'logout', onclick: () => this.logout()}, 'Log out'))),
+      h('div', {class: 'body'}, this.nav, h('div', {class: 'main-col'}, this.passwordHint(), this.view)));
+    this.renderNav();
+    this.renderSlots();
+    this.showLiveState(this.live.state);
+    this.api.get('/API/info/system').then((info) => {
+      document.getElementById('hostname').textContent = info.hostname || '';
+      document.title = `${info.hostname || 'Multimeter'} – Multimeter`;
+    }, () => {});
+  }
+
+  // passwordHint reminds an admin to replace the first-boot password
+  // until they change it here or dismiss the reminder.
+  passwordHint() {
+    if (this.session.user !== 'admin' || localStorage.getItem(PASSWORD_HINT_KEY)) return null;
+    const banner = h('div', {class: 'banner', role: 'note'},
+      h('span', null, 'If you logged in with the first-boot password from the console, change it now under ',
+        h('a', {href: this.href('/account'), onclick: () => banner.remove()}, 'My account'), '.'),
+      h('span', {class: 'spacer'}),
+      h('button', {type: 'button', class: 'small', onclick: () => { localStorage.setItem(PASSWORD_HINT_KEY, '1'); banner.remove(); }}, 'Dismiss'));
+    return banner;
+  }
+
+  renderNav() {
+    const current = parseHash(location.hash).path;
+    replace(this.nav, NAV.map((g) => {
+      const items = g.items.filter((it) => !it.role || this.has(it.role));
+      if (!items.length) return null;
+      return h('div', {class: 'nav-group'},
+        h('div', {class: 'nav-title'}, g.group),
+        h('ul', null, items.map((it) => {
+          const active = current === it.path || current.startsWith(`${it.path}/`);
+          return h('li', null, h('a', {href: this.href(it.path), 'aria-current': active ? 'page' : false, class: active ? 'active' : ''}, it.label));
+        })));
+    }));
+  }
+
+  // loadSlots lists the analysis instances: the live one and the pcap
+  // analysis slots (mm-id=:N) that the slot selector switches between.
+  async loadSlots() {
+    if (!this.has('stats')) return;
+    try {
+      const res = await this.api.get('/API/stats/pcap', {}, {slot: 0});
+      this.slots = (res.analysisSlots || []).map((sl) => ({
+        id: sl.slot,
+        label: `${sl.slot === 0 ? 'Main analysis' : `Pcap slot ${sl.slot}`}${sl.sources && sl.sources.length ? `: ${sl.sources.join(', ')}` : ''}`,
+      }));
+      if (!this.slots.some((sl) => sl.id === 0)) this.slots.unshift({id: 0, label: 'Main analysis'});
+    } catch {
+      // keep what is known
+    }
+    this.renderSlots();
+  }
+
+  renderSlots() {
+    if (!this.slotSelect) return;
+    const cur = this.slot;
+    const slots = this.slots.some((sl) => sl.id === cur) ? this.slots : [...this.slots, {id: cur, label: `Pcap slot ${cur}`}];
+    replace(this.slotSelect, slots.map((sl) => h('option', {value: String(sl.id), selected: sl.id === cur}, sl.label)));
+    this.slotSelect.hidden = slots.length < 2 || !this.has('stats');
+  }
+
+  showLiveState(st) {
+    if (!this.liveDot) return;
+    this.liveDot.className = `live-dot ${st}`;
+    const text = {open: 'Live feed connected', connecting: 'Connecting live feed…', offline: 'Live feed offline, reconnecting', closed: 'Live feed closed'}[st] || st;
+    this.liveDot.title = text;
+    this.liveDot.setAttribute('aria-label', text);
+  }
+
+  // --- pages ---
+
+  async route() {
+    if (!this.session) return;
+    const {path, query} = parseHash(location.hash);
+    if (path === '/') {
+      history.replaceState(null, '', this.href(this.home()));
+      this.route();
+      return;
+    }
+    if (this.cleanup) {
+      try {
+        this.cleanup();
+      } catch (e) {
+        console.warn('page cleanup', e);
+      }
+    }
+    this.cleanup = null;
+    const seq = ++this.renderSeq;
+    this.api.slot = this.slot;
+    this.time.sync(query.t);
+    this.renderNav();
+    this.renderSlots();
+    const found = match(ROUTES, path);
+    if (!found) {
+      replace(this.view, h('h1', null, 'Not found'), h('p', null, 'There is no page at ', h('code', null, path), '. ', h('a', {href: this.href(this.home())}, 'Go to the start page'), '.'));
+      return;
+    }
+    if (found.route.role && !this.has(found.route.role)) {
+      replace(this.view, h('h1', null, 'Not allowed'), h('p', null, `This page needs the ${found.route.role} role, which your user does not have.`));
+      return;
+    }
+    replace(this.view, loading());
+    try {
+      const mod = await found.route.load();
+      if (seq !== this.renderSeq) return;
+      this.view.replaceChildren();
+      const ctx = {app: this, view: this.view, params: found.params, query, isCurrent: () => seq === this.renderSeq};
+      const cleanup = await mod.default(ctx);
+      if (seq !== this.renderSeq) {
+        if (typeof cleanup === 'function') cleanup();
+        return;
+      }
+      this.cleanup = typeof cleanup === 'function' ? cleanup : null;
+    } catch (err) {
+      if (seq === this.renderSeq) replace(this.view, errorBox(err));
+    }
+  }
+
+  // instanceTime is the analysis instance's clock: its last complete
+  // second (the wall clock live, the capture's clock for an analysed
+  // pcap) and its first second with data.
+  async instanceTime() {
+    try {
+      const t = await this.api.get('/API/stats/time');
+      const now = Number(t.lastSecond) || Number(t.time);
+      if (now > 0) return {now, first: Number(t.firstSecond) || now};
+    } catch {
+      // fall back to the browser's clock
+    }
+    const now = Math.floor(Date.now() / 1000);
+    return {now, first: now};
+  }
+
+  async instanceNow() {
+    return (await this.instanceTime()).now;
+  }
+
+  home() {
+    if (this.has('stats')) return '/dashboard';
+    if (this.has('pcap')) return '/captures';
+    return '/account';
+  }
+}
+
+const app = new App(document.getElementById('app'));
+app.start();
