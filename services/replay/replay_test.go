@@ -316,8 +316,12 @@ func TestCommands(t *testing.T) {
 		}, ErrState},
 		{"start", func() (Status, error) { return svc.Start(1) }, nil},
 		{"start again", func() (Status, error) { return svc.Start(1) }, nil},
-		{"analyze", func() (Status, error) { return svc.Analyze(context.Background(), 1, Input{Body: bytes.NewReader(file)}) }, nil},
-		{"analyze again", func() (Status, error) { return svc.Analyze(context.Background(), 1, Input{Body: bytes.NewReader(file)}) }, ErrState},
+		{"analyze", func() (Status, error) {
+			return svc.Analyze(context.Background(), 1, Input{Body: bytes.NewReader(file)})
+		}, nil},
+		{"analyze again", func() (Status, error) {
+			return svc.Analyze(context.Background(), 1, Input{Body: bytes.NewReader(file)})
+		}, ErrState},
 		{"start after done", func() (Status, error) { return svc.Start(1) }, ErrState},
 		{"stop after done", func() (Status, error) { return svc.Stop(1) }, nil},
 	}
