@@ -5,7 +5,7 @@
 //	svc, err := replay.New(replay.Config{Slots: 4, BufferDir: dir}, registry, log)
 //	st, err := svc.Prepare(replay.Upload{FileName: "abc.pcapng", FileSize: n, Slot: 1, ForceSlot: true, UseReplayBuffer: true})
 //	st, err = svc.Start(st.Slot)
-//	st, err = svc.Analyze(ctx, st.Slot, "abc.pcapng", body) // returns when the capture is analysed
+//	st, err = svc.Analyze(ctx, st.Slot, replay.Input{Body: body}) // returns when the capture is analysed
 //
 // The capture streams from the request body straight into the slot's
 // analysis instance: nothing is copied to disk first, and the slot's
@@ -73,26 +73,46 @@ func (c *Config) fillDefaults() {
 	}
 }
 
-// FieldError is a wrong field of an Upload (400).
-type FieldError struct {
-	Field string // JSON name
+// Error is what went wrong, for the client: Kind is one of the Err
+// values below, Msg says it in full, Field names the Upload field at
+// fault (JSON name), if one is.
+type Error struct {
+	Kind  error
+	Field string
 	Msg   string
 }
 
-func (e *FieldError) Error() string { return "replay: " + e.Field + ": " + e.Msg }
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return "replay: " + e.Field + ": " + e.Msg
+	}
+	return "replay: " + e.Msg
+}
 
-// Errors callers map to HTTP statuses.
+func (e *Error) Unwrap() error { return e.Kind }
+
+func errorf(kind error, format string, args ...any) error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
+
+func fieldError(field, format string, args ...any) error {
+	return &Error{Kind: ErrInvalid, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Kinds of Error, which callers map to HTTP statuses.
 var (
+	// ErrInvalid: a field of the announcement is wrong (400).
+	ErrInvalid = errors.New("invalid upload")
 	// ErrTooLarge: the capture exceeds Config.MaxBytes (413).
-	ErrTooLarge = errors.New("replay: capture larger than the upload limit")
-	// ErrNoSlot: no such pcap analysis slot, or none prepared there (404).
-	ErrNoSlot = errors.New("replay: no such upload")
+	ErrTooLarge = errors.New("capture larger than the upload limit")
+	// ErrNoSlot: no upload was announced for the slot (404).
+	ErrNoSlot = errors.New("no such upload")
 	// ErrState: the slot's upload is not in a state that allows the
 	// command, such as a second upload into a running slot (409).
-	ErrState = errors.New("replay: not possible now")
+	ErrState = errors.New("not possible in this state")
 	// ErrBadCapture: the upload is not a pcap/pcapng capture or breaks
 	// off inside a packet (400).
-	ErrBadCapture = errors.New("replay: broken capture")
+	ErrBadCapture = errors.New("broken capture")
 )
 
 // Upload announces an upload; the JSON names are the reference's.
@@ -208,15 +228,15 @@ func (s *Service) MaxBytes() int64 { return s.cfg.MaxBytes }
 func (u *Upload) validate(cfg *Config) error {
 	switch {
 	case u.FileName == "" || len(u.FileName) > maxFileName || strings.ContainsAny(u.FileName, "/\\\x00"):
-		return &FieldError{"fileName", fmt.Sprintf("%q: want a file name of 1-%d characters without a path", u.FileName, maxFileName)}
+		return fieldError("fileName", "%q: want a file name of 1-%d characters without a path", u.FileName, maxFileName)
 	case u.FileSize < 0:
-		return &FieldError{"fileSize", fmt.Sprintf("%d is negative", u.FileSize)}
+		return fieldError("fileSize", "%d is negative", u.FileSize)
 	case u.FileSize > cfg.MaxBytes:
-		return fmt.Errorf("%w: fileSize %d exceeds %d bytes", ErrTooLarge, u.FileSize, cfg.MaxBytes)
+		return errorf(ErrTooLarge, "a capture of %d bytes exceeds the upload limit of %d bytes", u.FileSize, cfg.MaxBytes)
 	case u.Slot < 1 || u.Slot > cfg.Slots:
-		return &FieldError{"replaySlotID", fmt.Sprintf("%d: pcap analysis slots are 1-%d", u.Slot, cfg.Slots)}
+		return fieldError("replaySlotID", "%d: the pcap analysis slots are 1-%d", u.Slot, cfg.Slots)
 	case u.UseReplayBuffer && cfg.BufferDir == "":
-		return &FieldError{"useReplayBuffer", "no storage for replay buffers"}
+		return fieldError("useReplayBuffer", "no storage for replay buffers")
 	}
 	return nil
 }
@@ -232,15 +252,15 @@ func (s *Service) Prepare(up Upload) (Status, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return Status{}, fmt.Errorf("%w: shutting down", ErrState)
+		return Status{}, errorf(ErrState, "shutting down")
 	}
 	if s.busy(up.Slot) {
 		if up.ForceSlot {
-			return Status{}, fmt.Errorf("%w: replay slot %d is analysing %s", ErrState, up.Slot, s.sessions[up.Slot].up.FileName)
+			return Status{}, errorf(ErrState, "replay slot %d is busy analysing %s", up.Slot, s.sessions[up.Slot].up.FileName)
 		}
 		free := slices.IndexFunc(s.slotNumbers(), func(n int) bool { return !s.busy(n) })
 		if free < 0 {
-			return Status{}, fmt.Errorf("%w: every replay slot is busy", ErrState)
+			return Status{}, errorf(ErrState, "every replay slot is busy")
 		}
 		up.Slot = s.slotNumbers()[free]
 	}
@@ -304,7 +324,7 @@ func (s *Service) Start(slot int) (Status, error) {
 	case StateStarted, StateRunning:
 		return ss.status(), nil
 	default:
-		return Status{}, fmt.Errorf("%w: replay slot %d is %s; announce a new upload first (POST /API/system/replay/upload)", ErrState, slot, ss.state)
+		return Status{}, errorf(ErrState, "the upload into replay slot %d is %s; announce a new one first (POST /API/system/replay/upload)", slot, ss.state)
 	}
 	if ss.up.UseReplayBuffer {
 		buf, err := s.openBuffer(slot)
@@ -346,34 +366,47 @@ func (s *Service) openBuffer(slot int) (*ringbuf.Buffer, error) {
 func (s *Service) session(slot int) (*session, error) {
 	ss := s.sessions[slot]
 	if ss == nil {
-		return nil, fmt.Errorf("%w: nothing announced for replay slot %d (POST /API/system/replay/upload first)", ErrNoSlot, slot)
+		return nil, errorf(ErrNoSlot, "no upload announced for replay slot %d (POST /API/system/replay/upload first)", slot)
 	}
 	return ss, nil
 }
 
-// Analyze streams a capture from r into slot's analysis and returns when
-// it is analysed, stopped (Stop), or ctx ends. The slot must be started.
-// The returned status is final; its statistics stay queryable.
-func (s *Service) Analyze(ctx context.Context, slot int, name string, r io.Reader) (Status, error) {
+// Input is an uploaded capture as it streams in.
+type Input struct {
+	// Name is the capture's file name; empty: the announced one.
+	Name string
+	Body io.Reader
+	// Interrupt, if set, makes a Body.Read that blocks return (with an
+	// error), such as setting an HTTP connection's read deadline; it is
+	// called when the analysis is stopped or ctx ends. Without it a stop
+	// waits for the client's next bytes.
+	Interrupt func()
+}
+
+// Analyze streams a capture into slot's analysis and returns when it is
+// analysed, stopped (Stop), or ctx ends. The slot must be started. The
+// returned status is final; its statistics stay queryable.
+func (s *Service) Analyze(ctx context.Context, slot int, upload Input) (Status, error) {
 	s.mu.Lock()
 	ss, err := s.session(slot)
 	switch {
 	case err != nil:
 	case s.closed:
-		err = fmt.Errorf("%w: shutting down", ErrState)
+		err = errorf(ErrState, "shutting down")
 	case ss.state == StatePrepared:
-		err = fmt.Errorf("%w: replay slot %d is not started (POST /API/data/pcap?mm-id=:%d with {\"command\":\"start\"})", ErrState, slot, slot)
+		err = errorf(ErrState, "replay slot %d is not started (POST /API/data/pcap?mm-id=:%d with {\"command\":\"start\"})", slot, slot)
 	case ss.state != StateStarted:
-		err = fmt.Errorf("%w: replay slot %d is %s; announce a new upload first", ErrState, slot, ss.state)
+		err = errorf(ErrState, "the upload into replay slot %d is %s; announce a new one first (POST /API/system/replay/upload)", slot, ss.state)
 	}
 	if err != nil {
 		s.mu.Unlock()
 		return Status{}, err
 	}
+	name := upload.Name
 	if name == "" {
 		name = ss.up.FileName
 	}
-	in := &limitReader{r: r, n: &ss.received, max: s.cfg.MaxBytes}
+	in := &limitReader{r: upload.Body, n: &ss.received, max: s.cfg.MaxBytes}
 	src, err := filesource.FromReader(in, name, filesource.Config{})
 	if err != nil {
 		s.mu.Unlock()
@@ -381,6 +414,9 @@ func (s *Service) Analyze(ctx context.Context, slot int, name string, r io.Reade
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if upload.Interrupt != nil {
+		defer context.AfterFunc(ctx, upload.Interrupt)()
+	}
 	ss.src, ss.cancel, ss.state = src, cancel, StateRunning
 	s.running.Add(1)
 	defer s.running.Done()
@@ -418,19 +454,19 @@ func (s *Service) Analyze(ctx context.Context, slot int, name string, r io.Reade
 func outcome(ss *session, in *limitReader, runErr, ctxErr error) error {
 	switch {
 	case errors.Is(in.err, ErrTooLarge):
-		return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, in.max)
+		return errorf(ErrTooLarge, "the capture exceeds the upload limit of %d bytes", in.max)
 	case ss.stopped:
 		return nil
 	case in.err != nil:
-		return fmt.Errorf("replay: upload interrupted after %d bytes: %w", in.n.Load(), in.err)
+		return errorf(ErrBadCapture, "the upload broke off after %d bytes: %v", in.n.Load(), in.err)
 	case ctxErr != nil:
-		return fmt.Errorf("replay: upload interrupted after %d bytes: %w", in.n.Load(), ctxErr)
+		return errorf(ErrBadCapture, "the upload broke off after %d bytes: %v", in.n.Load(), ctxErr)
 	case errors.Is(runErr, pcapfile.ErrFormat):
-		return fmt.Errorf("%w: %s is not a pcap or pcapng capture", ErrBadCapture, ss.src.Ports()[0].Name)
+		return errorf(ErrBadCapture, "%s is not a pcap or pcapng capture", ss.src.Ports()[0].Name)
 	case runErr != nil:
-		return fmt.Errorf("%w: %w", ErrBadCapture, runErr)
+		return &Error{Kind: ErrBadCapture, Msg: fmt.Sprintf("%s: %v", ss.src.Ports()[0].Name, runErr)}
 	case ss.src.Stats().Truncated:
-		return fmt.Errorf("%w: the capture ends inside a packet, after %d packets (those were analysed)", ErrBadCapture, ss.src.Stats().Packets)
+		return errorf(ErrBadCapture, "%s ends inside a packet, after %d packets (those were analysed)", ss.src.Ports()[0].Name, ss.src.Stats().Packets)
 	}
 	return nil
 }
@@ -543,9 +579,10 @@ func summarise(st *engine.Stats) Analysis {
 	return a
 }
 
-// limitReader counts what it reads and fails once more than max bytes
-// came. It remembers its first error, so that a reader's failure can be
-// told from a broken capture after the parser wrapped it.
+// limitReader counts what it reads and passes on at most max bytes: a
+// read beyond them fails with ErrTooLarge. It remembers its first error,
+// so that a reader's failure can be told from a broken capture after the
+// parser wrapped it.
 type limitReader struct {
 	r   io.Reader
 	n   *atomic.Int64
@@ -558,9 +595,11 @@ func (l *limitReader) Read(b []byte) (int, error) {
 		return 0, l.err
 	}
 	n, err := l.r.Read(b)
-	if total := l.n.Add(int64(n)); total > l.max {
+	if over := l.n.Add(int64(n)) - l.max; over > 0 {
+		// The bytes up to the limit are still analysed.
+		l.n.Add(-over)
 		l.err = ErrTooLarge
-		return 0, l.err
+		return n - int(over), nil
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		l.err = err

@@ -29,6 +29,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/multimeter-fw/multimeter/services/api"
 	"github.com/multimeter-fw/multimeter/services/apierr"
@@ -124,7 +125,10 @@ func (h *handlers) analyze(r *api.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wrap(h.svc.Analyze(r.HTTP.Context(), int(slot), name, capture))
+	// A stop ends a read that waits for a slow client.
+	rc := http.NewResponseController(r.Writer())
+	interrupt := func() { rc.SetReadDeadline(time.Now()) }
+	return wrap(h.svc.Analyze(r.HTTP.Context(), int(slot), replay.Input{Name: name, Body: capture, Interrupt: interrupt}))
 }
 
 // captureOf finds the capture in the request body: the file part of a
@@ -171,30 +175,25 @@ func captureOf(r *http.Request) (name string, capture io.Reader, err error) {
 
 // wrap maps the replay service's errors to API errors.
 func wrap(st replay.Status, err error) (any, error) {
-	if err == nil {
+	e, ok := errors.AsType[*replay.Error](err)
+	switch {
+	case err == nil:
 		return st, nil
+	case !ok:
+		return nil, fmt.Errorf("replayapi: %w", err)
+	case e.Field != "":
+		return nil, apierr.BadParam(e.Field, "%s", e.Msg)
 	}
-	if fe, ok := errors.AsType[*replay.FieldError](err); ok {
-		return nil, apierr.BadParam(fe.Field, "%s", fe.Msg)
+	status := http.StatusInternalServerError
+	switch e.Kind {
+	case replay.ErrInvalid, replay.ErrBadCapture:
+		status = http.StatusBadRequest
+	case replay.ErrTooLarge:
+		status = http.StatusRequestEntityTooLarge
+	case replay.ErrNoSlot:
+		status = http.StatusNotFound
+	case replay.ErrState:
+		status = http.StatusConflict
 	}
-	msg := strings.TrimPrefix(err.Error(), "replay: ")
-	for _, m := range []struct {
-		err    error
-		status int
-	}{
-		{replay.ErrBadCapture, http.StatusBadRequest},
-		{replay.ErrTooLarge, http.StatusRequestEntityTooLarge},
-		{replay.ErrNoSlot, http.StatusNotFound},
-		{replay.ErrState, http.StatusConflict},
-	} {
-		if errors.Is(err, m.err) {
-			return nil, apierr.New(m.status, "%s", msg)
-		}
-	}
-	if st.State == replay.StateFailed {
-		// The upload broke off (the client went away): say so, if anyone
-		// still listens.
-		return nil, apierr.New(http.StatusBadRequest, "%s", msg)
-	}
-	return nil, fmt.Errorf("replayapi: %w", err)
+	return nil, apierr.New(status, "%s", e.Msg)
 }
