@@ -16,7 +16,7 @@ all: build
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES := qemu-system-x86 ovmf systemd-boot-efi swtpm cryptsetup-bin e2fsprogs \
 	dosfstools mtools tshark tcpdump tcpreplay libndpi-bin openssh-server influxdb \
-	iproute2 jq curl binutils argon2 ethtool kmod fdisk
+	iproute2 jq curl binutils argon2 ethtool kmod fdisk chromium
 
 deps:
 	@if ! dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then \
@@ -63,13 +63,20 @@ bench-image: deps
 	$(GO) run ./tools/cmd/benchimage -version $(VERSION)
 
 # Benchmarks: every figure printed beside the peers' figures from the same run.
-.PHONY: bench bench-analysis bench-live bench-ringbuf
-bench: bench-analysis bench-live bench-ringbuf
+.PHONY: bench bench-analysis bench-api bench-live bench-ringbuf
+bench: bench-analysis bench-api bench-live bench-ringbuf
 
 # Offline analysis next to tshark and ndpiReader on a generated 2,000,000
 # packet mix, memory per connection and IP, store query latencies.
 bench-analysis:
 	$(GO) run ./tools/cmd/bench
+
+# The statistics API over a store of 1,000,000 IPs and 2,000,000
+# connections, then its latency on loopback while the analyzer runs at
+# full speed, beside the analyzer's rate without API load.
+bench-api:
+	$(GO) test -run XXX -bench . -benchtime 20x -benchmem ./services/statsapi
+	$(GO) run ./tools/cmd/apibench
 
 # Live capture over a veth pair in a network namespace at tcpreplay's top
 # speed, beside tcpdump on the same veth (needs root).
