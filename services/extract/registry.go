@@ -103,7 +103,7 @@ func (e *entry) snapshot() CaptureInfo {
 func (r *Registry) List() []CaptureInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []CaptureInfo
+	out := []CaptureInfo{} // an empty list, not null, in JSON
 	for _, e := range r.running {
 		out = append(out, e.snapshot())
 	}

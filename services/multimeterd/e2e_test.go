@@ -60,8 +60,16 @@ func needTools(t *testing.T, tools ...string) {
 // start runs the binary on dataDir and waits for both listeners.
 func start(t *testing.T, bin, dataDir string, extra ...string) *daemonProc {
 	t.Helper()
+	return startWith(t, nil, bin, dataDir, extra...)
+}
+
+// startWith runs the binary under a command prefix, such as
+// "ip netns exec NS".
+func startWith(t *testing.T, prefix []string, bin, dataDir string, extra ...string) *daemonProc {
+	t.Helper()
 	args := append([]string{"--data", dataDir, "--listen", "127.0.0.1:0", "--http-redirect-listen", "127.0.0.1:0"}, extra...)
-	d := &daemonProc{cmd: exec.Command(bin, args...), exited: make(chan error, 1)}
+	argv := append(append(append([]string(nil), prefix...), bin), args...)
+	d := &daemonProc{cmd: exec.Command(argv[0], argv[1:]...), exited: make(chan error, 1)}
 	pipe, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
