@@ -206,6 +206,8 @@ func TestMonitorPorts(t *testing.T) {
 		}
 	}
 
+	var firstWindow string // the first replay's, with what tshark selects in it
+	var firstHost []ringbuftest.Packet
 	t.Run("sink port: statistics, ring buffer and extraction", func(t *testing.T) {
 		// A live capture of one host, running while the traffic comes.
 		liveOut := filepath.Join(dir, "live.pcap")
@@ -246,6 +248,7 @@ func TestMonitorPorts(t *testing.T) {
 		}
 
 		window := fmt.Sprintf("startTime=%d&endTime=%d", start, end)
+		firstWindow, firstHost = window, wantHost
 		sameFrames(t, "ring buffer, ip==10.2.0.1", wantHost, fromBuffer("host", window+"&expression=ip==10.2.0.1", len(wantHost)))
 		wantTCP := tsharkFrames(t, in, "tcp && ip.addr==10.2.0.1 && tcp.port==443")
 		sameFrames(t, "ring buffer, host, TCP and port", wantTCP,
@@ -337,6 +340,21 @@ func TestMonitorPorts(t *testing.T) {
 		if got := readFrames(t, fwd); len(got) != 0 {
 			t.Errorf("sink mode forwarded %d frames; want none", len(got))
 		}
+	})
+	outer := t // the restarted daemon outlives the subtest
+	t.Run("a restart keeps the recorded packets, the rules and the mode", func(t *testing.T) {
+		d.stop(t)
+		d = startWith(outer, ns.exec(), bin, filepath.Join(dir, "data"),
+			"--iface", "a1", "--bridge", "p1,q1", "--storage", storage)
+		base = "https://" + d.https
+		if got := ns.sh(t, admin+`'`+base+`/API/system/ringbuffer' | jq -c '[.buffers[0].rules[].action]'`); got != `["discard","snap"]` {
+			t.Errorf("rules after a restart: %s; want the ones set before", got)
+		}
+		if got := ns.sh(t, admin+`'`+base+`/API/system/interfaces/mode' | jq -r .mode`); got != "sink" {
+			t.Errorf("mode after a restart = %s; want sink, as set before", got)
+		}
+		sameFrames(t, "the first replay's host from the buffer after a restart", firstHost,
+			fromBuffer("restarted", firstWindow+"&expression=ip==10.2.0.1", len(firstHost)))
 	})
 	d.stop(t)
 }
