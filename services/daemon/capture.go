@@ -84,7 +84,7 @@ func (p *packets) openSource(cfg Config, log *slog.Logger) (capture.Source, erro
 	case len(cfg.Replay) > 0 && hasLive:
 		return nil, errors.New("daemon: --replay excludes --iface and --bridge")
 	case len(cfg.Replay) > 0:
-		return replaySource(cfg.Replay)
+		return replaySource(cfg.Replay, cfg.ReplaySpeed)
 	case !hasLive:
 		return nil, nil
 	}

@@ -40,6 +40,7 @@ type Config struct {
 	Listen             string    // HTTPS address, ":443" in the image
 	HTTPRedirectListen string    // plain HTTP address that only redirects to HTTPS (":80" in the image); "" for none
 	Replay             []string  // pcap/pcapng files fed to the main instance as a monitor port
+	ReplaySpeed        float64   // 0: as fast as the analysis takes them; else the recorded pace times this
 	Ifaces             []string  // monitor interfaces
 	Bridges            []string  // bridged monitor port pairs, "a,b" (monitor ports too)
 	Storage            []string  // ring buffer storage directories (natively)

@@ -4,8 +4,13 @@
 // Synopsis:
 //
 //	multimeterd --data DIR --listen ADDR [--http-redirect-listen ADDR] [--admin-password PW]
-//	            [--console FILE] [--replay FILE]... [--iface NAME]... [--bridge A,B]...
+//	            [--console FILE] [--replay FILE]... [--replay-speed X] [--iface NAME]... [--bridge A,B]...
 //	            [--storage DIR]... [--upload-limit BYTES] [--analysis FILE]
+//
+// --replay feeds files to the main instance as if they were monitor ports,
+// as fast as the analysis takes them, or with --replay-speed at their
+// recorded pace (1) or a multiple of it; time in the statistics is the
+// packets' time either way.
 //
 // --iface and --bridge name the monitor ports (a bridged pair forwards
 // every frame between its two ports in bridge mode; the mode is switched
@@ -59,6 +64,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.HTTPRedirectListen, "http-redirect-listen", "", "plain HTTP address that only redirects to HTTPS (e.g. :80)")
 	console := fs.String("console", "", "file to show a generated first-boot admin password on (default stderr)")
 	fs.Var(&replay, "replay", "pcap/pcapng file to analyse as a monitor port (repeatable)")
+	fs.Float64Var(&cfg.ReplaySpeed, "replay-speed", 0, "replay at the recorded pace times this (0: as fast as the analysis takes it)")
 	fs.Var(&ifaces, "iface", "monitor interface (repeatable)")
 	fs.Var(&bridges, "bridge", "bridged pair of monitor interfaces, as a,b (repeatable)")
 	fs.Var(&storage, "storage", "ring buffer storage directory (repeatable)")
