@@ -30,6 +30,9 @@ type Profile struct {
 	// ManagementInterface is the kernel name of the dedicated
 	// management port.
 	ManagementInterface string `json:"managementInterface"`
+	// MonitorInterfaces are the kernel names of the monitor ports the
+	// daemon captures from (sink mode unless configured otherwise).
+	MonitorInterfaces []string `json:"monitorInterfaces"`
 	// Console is the serial console device (without /dev/).
 	Console string `json:"console"`
 	// Watchdog is the hardware watchdog device the init feeds.
@@ -54,6 +57,11 @@ func (p Profile) Validate() error {
 	}
 	if p.Console == "" {
 		errs = append(errs, errors.New("no console"))
+	}
+	for _, name := range p.MonitorInterfaces {
+		if name == "" || name == p.ManagementInterface {
+			errs = append(errs, fmt.Errorf("monitor interface %q empty or the management interface", name))
+		}
 	}
 	seen := map[string]bool{}
 	for _, m := range p.Modules {

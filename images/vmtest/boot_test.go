@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"log/slog"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/multimeter-fw/multimeter/firmware/disklayout"
 	"github.com/multimeter-fw/multimeter/tools/diskimage"
@@ -212,6 +214,33 @@ func TestDevices(t *testing.T) {
 	for second := rx(); second <= first; second = rx() {
 		// rx_packets grows as frames arrive; a test timeout ends a
 		// port that receives nothing.
+	}
+
+	// The daemon captures the model's monitor port and analyses what the
+	// generator sends: the port counts frames, the IP table fills.
+	password := adminPassword(t, vm)
+	for deadline := time.Now().Add(stepLimit); ; time.Sleep(time.Second) {
+		body, _ := apiGet(t, vm, password, "/API/system/interfaces")
+		var ports struct {
+			Interfaces []struct {
+				Name            string
+				CapturedPackets uint64
+			}
+		}
+		if err := json.Unmarshal(body, &ports); err != nil {
+			t.Fatalf("GET /API/system/interfaces: %v\n%s", err, body)
+		}
+		if len(ports.Interfaces) == 1 && ports.Interfaces[0].Name == "eth1" && ports.Interfaces[0].CapturedPackets > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /API/system/interfaces = %s; want eth1 capturing the generator's frames", body)
+		}
+	}
+	body, _ := apiGet(t, vm, password, "/API/stats/modules/ip/ips_paged?sort=packets&reverse=true&count=5&skiphistorydata=true")
+	var ips struct{ DisplayedItems []struct{ IP string } }
+	if err := json.Unmarshal(body, &ips); err != nil || len(ips.DisplayedItems) == 0 {
+		t.Errorf("GET ips_paged = %s, %v; want the generator's hosts", body, err)
 	}
 
 	// The drivers of the model found the disks and the TPM.

@@ -308,6 +308,15 @@ func (s *system) daemon() supervise.Service {
 	if s.slot != "" {
 		args = append(args, "--boot-slot", s.slot)
 	}
+	// The model's monitor ports that this box has: a virtual appliance
+	// may run without them.
+	for _, name := range s.manifest.Model.MonitorInterfaces {
+		if _, err := os.Stat(filepath.Join("/sys/class/net", name)); err == nil {
+			args = append(args, "--iface", name)
+		} else {
+			s.log.Warn("monitor port missing", "port", name)
+		}
+	}
 	return supervise.Service{Name: "multimeterd", Path: s.manifest.Daemon, Args: args, Env: serviceEnv, Output: s.cfg.Console}
 }
 

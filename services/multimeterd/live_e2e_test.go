@@ -39,8 +39,8 @@ func newNetns(t *testing.T, pairs ...[2]string) *netns {
 	n.must(t, "ip", "-n", n.name, "link", "set", "lo", "up")
 	for _, p := range pairs {
 		n.must(t, "ip", "-n", n.name, "link", "add", p[0], "mtu", "9000", "type", "veth", "peer", "name", p[1], "mtu", "9000")
+		// The daemon brings its end (p[1]) up itself, as on the appliance.
 		n.must(t, "ip", "-n", n.name, "link", "set", p[0], "up")
-		n.must(t, "ip", "-n", n.name, "link", "set", p[1], "up")
 	}
 	return n
 }

@@ -107,6 +107,11 @@ func Open(cfg Config, log *slog.Logger) (_ *Source, err error) {
 	}
 	ifaces := make(map[string]*net.Interface, len(cfg.Ports))
 	for _, pc := range cfg.Ports {
+		if up, err := setUp(pc.Name); err != nil {
+			return nil, fmt.Errorf("live: monitor port %q: %w", pc.Name, err)
+		} else if up {
+			log.Info("monitor port brought up", "port", pc.Name)
+		}
 		ifi, err := net.InterfaceByName(pc.Name)
 		if err != nil {
 			return nil, fmt.Errorf("live: monitor port %q: %w", pc.Name, err)
@@ -328,3 +333,30 @@ func (s *Source) paired() bool {
 
 // Mode returns the current mode.
 func (s *Source) Mode() Mode { return Mode(s.mode.Load()) }
+
+// setUp brings a monitor port administratively up and reports whether it
+// was down: monitor ports carry no address, so nothing else configures
+// them, and a port that is down receives nothing.
+func setUp(name string) (bool, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false, fmt.Errorf("socket for interface flags: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return false, err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return false, fmt.Errorf("interface flags: %w", err)
+	}
+	flags := ifr.Uint16()
+	if flags&unix.IFF_UP != 0 {
+		return false, nil
+	}
+	ifr.SetUint16(flags | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return false, fmt.Errorf("set the interface up: %w", err)
+	}
+	return true, nil
+}
