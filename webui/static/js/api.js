@@ -76,7 +76,9 @@ export class Api {
     }
     let resp;
     try {
-      resp = await fetch(this.url(path, params, slot), {
+      // Against the origin: a page opened as https://user:pw@host/ cannot
+      // fetch relative URLs (they would carry the credentials).
+      resp = await fetch(location.origin + this.url(path, params, slot), {
         method, headers: this.headers(method, extra), body: payload, credentials: 'same-origin', signal,
       });
     } catch (e) {
