@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -41,12 +42,15 @@ import (
 type Config struct {
 	Dir         string  // scratch directory on the file system under test
 	WriteBytes  int64   // pcap size of the write-rate test; default 4 GiB
-	BufferBytes int64   // ring buffer size of the extraction test; default 20 GiB
+	BufferBytes int64   // ring buffer size of the extraction test; default 20 GiB; < 0 skips it
 	PPS         float64 // packet rate of the generated timeline; default 50,000
 	Shards      int     // analyzer shards feeding the buffer; default 2
 	// NoDropCaches skips dropping the page cache (not root): the
 	// extraction figures are then warm.
 	NoDropCaches bool
+	// CPUProfile, if set, is where a CPU profile of the O_DIRECT
+	// write-rate run is written.
+	CPUProfile string
 }
 
 func (c *Config) fillDefaults() {
@@ -78,6 +82,9 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	b := &bench{cfg: cfg, out: out, log: log}
 	if err := b.writeRate(ctx); err != nil {
 		return err
+	}
+	if cfg.BufferBytes < 0 {
+		return nil
 	}
 	return b.extraction(ctx)
 }
@@ -240,12 +247,20 @@ func (b *bench) writeRate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		stopProfile, err := b.startProfile(mode == ringbuf.IODirect)
+		if err != nil {
+			buf.Close()
+			return err
+		}
 		start := time.Now()
 		pl.Feed(buf)
 		if err := buf.Close(); err != nil {
 			return err
 		}
 		d := time.Since(start)
+		if err := stopProfile(); err != nil {
+			return err
+		}
 		stats := buf.Stats()
 		data, _ := dirSize(rbDir, ".pcapng")
 		idx, _ := dirSize(rbDir, ".idx")
@@ -259,6 +274,26 @@ func (b *bench) writeRate(ctx context.Context) error {
 		os.RemoveAll(rbDir)
 	}
 	return nil
+}
+
+// startProfile starts the CPU profile if one is asked for and on is set;
+// the function it returns stops it.
+func (b *bench) startProfile(on bool) (func() error, error) {
+	if !on || b.cfg.CPUProfile == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(b.cfg.CPUProfile)
+	if err != nil {
+		return nil, fmt.Errorf("ringbench: cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("ringbench: cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // pcapFile is one plain pcap file of the extraction test's copy.
