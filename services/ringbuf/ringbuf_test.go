@@ -261,7 +261,7 @@ func TestLosslessWaits(t *testing.T) {
 		defer close(done)
 		ringbuftest.Replay(b, pkts, 3)
 	}()
-	for len(b.pool) > 0 || b.InFlight() == 0 {
+	for b.pool.len() > 0 || b.InFlight() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	select {

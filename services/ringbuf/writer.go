@@ -86,7 +86,7 @@ func (w *writer) indexLoop() {
 // release returns a batch to the pool.
 func (w *writer) release(bt *batch) {
 	w.b.st.inFlight.Add(-int64(len(bt.buf)))
-	w.b.pool <- bt
+	w.b.pool.put(bt)
 }
 
 // indexed waits until the indexer has done everything queued before.
