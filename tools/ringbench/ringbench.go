@@ -41,7 +41,8 @@ import (
 // Config sizes the benchmark. Zero values mean the defaults.
 type Config struct {
 	Dir         string  // scratch directory on the file system under test
-	WriteBytes  int64   // pcap size of the write-rate test; default 4 GiB
+	WriteBytes  int64   // pcap size of the write-rate test, per mix; default 4 GiB
+	Runs        int     // write-rate runs per mix (the median is printed); default 3
 	BufferBytes int64   // ring buffer size of the extraction test; default 20 GiB; < 0 skips it
 	PPS         float64 // packet rate of the generated timeline; default 50,000
 	Shards      int     // analyzer shards feeding the buffer; default 2
@@ -56,6 +57,9 @@ type Config struct {
 func (c *Config) fillDefaults() {
 	if c.WriteBytes == 0 {
 		c.WriteBytes = 4 << 30
+	}
+	if c.Runs <= 0 {
+		c.Runs = 3
 	}
 	if c.BufferBytes == 0 {
 		c.BufferBytes = 20 << 30
@@ -136,144 +140,6 @@ func dirSize(dir, suffix string) (int64, error) {
 		return err
 	})
 	return n, err
-}
-
-// preload reads a pcap into memory, decoded and sharded, so the write
-// test measures the ring buffer rather than reading and decoding.
-type preloaded struct {
-	frames [][]byte
-	pkts   []decode.Packet
-	shard  [][]int
-	bytes  int64
-}
-
-func Preload(path string, shards int) (*preloaded, error) {
-	pk, err := ringbuftest.ReadPcap(path)
-	if err != nil {
-		return nil, err
-	}
-	pl := &preloaded{pkts: make([]decode.Packet, len(pk)), frames: make([][]byte, len(pk)), shard: make([][]int, shards)}
-	for i := range pk {
-		p := &pl.pkts[i]
-		p.Timestamp, p.OrigLen = pk[i].Timestamp, pk[i].OrigLen
-		decode.Decode(p, decode.LinkEthernet, pk[i].Frame)
-		pl.frames[i] = pk[i].Frame
-		pl.bytes += int64(len(pk[i].Frame))
-		s := ringbuftest.Shard(p, shards)
-		pl.shard[s] = append(pl.shard[s], i)
-	}
-	return pl, nil
-}
-
-// Feed hands the preloaded packets to buf, one goroutine per shard, as
-// fast as it records them: a feeder waits while the memory queue is half
-// full, so the rate measured is the sustained one, without drops.
-func (pl *preloaded) Feed(buf *ringbuf.Buffer) {
-	half := buf.Config().QueueBytes / 2
-	var wg sync.WaitGroup
-	for s, idx := range pl.shard {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var m tap.Meta
-			for k, i := range idx {
-				if k%1024 == 0 {
-					for buf.InFlight() > half {
-						time.Sleep(100 * time.Microsecond)
-					}
-				}
-				m.Seq = uint64(i)
-				buf.Packet(s, &pl.pkts[i], pl.frames[i], &m)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-func (b *bench) writeRate(ctx context.Context) error {
-	dir := filepath.Join(b.cfg.Dir, "write")
-	defer os.RemoveAll(dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	in := filepath.Join(dir, "in.pcap")
-	n := int(b.cfg.WriteBytes / 373) // average frame plus pcap record header
-	f, err := os.Create(in)
-	if err != nil {
-		return err
-	}
-	if err := trafficgen.WritePcap(f, trafficgen.New(trafficgen.Config{Seed: 1}), n); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	st, err := os.Stat(in)
-	if err != nil {
-		return err
-	}
-	inBytes := st.Size()
-	b.printf("== Ring buffer write rate (%d packets, %.2f GB pcap, %d shards, indexing on)\n", n, float64(inBytes)/1e9, b.cfg.Shards)
-
-	mib := b.cfg.WriteBytes >> 20
-	ddFile := filepath.Join(dir, "dd.bin")
-	ddTime, err := timed(ctx, "dd", "if=/dev/zero", "of="+ddFile, "bs=1M", fmt.Sprintf("count=%d", mib), "oflag=direct")
-	if err != nil {
-		return err
-	}
-	os.Remove(ddFile)
-	dd := mbps(mib<<20, ddTime)
-	b.printf("%-44s %8.0f MB/s\n", "dd bs=1M oflag=direct", dd)
-
-	tdDir := filepath.Join(dir, "tcpdump")
-	os.MkdirAll(tdDir, 0o755)
-	tdTime, err := timed(ctx, "tcpdump", "-Z", "root", "-r", in, "-w", filepath.Join(tdDir, "out"), "-C", "100", "-W", "10")
-	if err != nil {
-		return err
-	}
-	os.RemoveAll(tdDir)
-	b.printf("%-44s %8.0f MB/s  (%.0f%% of dd)\n", "tcpdump -r in.pcap -w out -C 100 -W 10", mbps(inBytes, tdTime), 100*mbps(inBytes, tdTime)/dd)
-
-	pl, err := Preload(in, b.cfg.Shards)
-	if err != nil {
-		return err
-	}
-	for _, mode := range []string{ringbuf.IODirect, ringbuf.IOBuffered} {
-		rbDir := filepath.Join(dir, "rb-"+mode)
-		os.MkdirAll(rbDir, 0o755)
-		buf, err := ringbuf.OpenBuffer(ringbuf.BufferConfig{IO: mode, QueueBytes: 1 << 30, SegmentBytes: 512 << 20,
-			Devices: []ringbuf.DeviceConfig{{Path: rbDir, MaxBytes: 4 * b.cfg.WriteBytes}}}, b.log)
-		if err != nil {
-			return err
-		}
-		stopProfile, err := b.startProfile(mode == ringbuf.IODirect)
-		if err != nil {
-			buf.Close()
-			return err
-		}
-		start := time.Now()
-		pl.Feed(buf)
-		if err := buf.Close(); err != nil {
-			return err
-		}
-		d := time.Since(start)
-		if err := stopProfile(); err != nil {
-			return err
-		}
-		stats := buf.Stats()
-		data, _ := dirSize(rbDir, ".pcapng")
-		idx, _ := dirSize(rbDir, ".idx")
-		rate := mbps(data+idx, d)
-		b.printf("%-44s %8.0f MB/s  (%.0f%% of dd; %.0f MB/s of packets, %.2f Mpps; dropped %d)\n",
-			"ring buffer "+mode, rate, 100*rate/dd, mbps(pl.bytes, d), float64(len(pl.pkts))/d.Seconds()/1e6, stats.DroppedPackets)
-		if mode == ringbuf.IODirect {
-			b.printf("%-44s %8.2f %%   (%.1f bytes per packet; data %.2f GB, index %.1f MB)\n", "index size / data size",
-				100*float64(idx)/float64(data), float64(idx)/float64(len(pl.pkts)), float64(data)/1e9, float64(idx)/1e6)
-		}
-		os.RemoveAll(rbDir)
-	}
-	return nil
 }
 
 // startProfile starts the CPU profile if one is asked for and on is set;

@@ -4,7 +4,7 @@
 //
 // Synopsis:
 //
-//	ringbench [-dir DIR] [-write-gb 4] [-buffer-gb 20] [-pps 50000] [-no-drop-caches]
+//	ringbench [-dir DIR] [-write-gb 4] [-runs 3] [-buffer-gb 20] [-pps 50000] [-shards 2] [-cpuprofile FILE] [-no-drop-caches]
 package main
 
 import (
@@ -27,11 +27,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var cfg ringbench.Config
 	dir := fs.String("dir", "", "scratch directory on the file system to measure (default: a new one in $TMPDIR)")
-	writeGB := fs.Float64("write-gb", 4, "size of the write-rate test in GB")
+	writeGB := fs.Float64("write-gb", 4, "size of the write-rate test in GB, per traffic mix")
+	fs.IntVar(&cfg.Runs, "runs", 3, "write-rate runs per traffic mix (medians are compared)")
 	bufferGB := fs.Float64("buffer-gb", 20, "ring buffer size of the extraction test in GB (negative: skip the extraction test)")
 	fs.Float64Var(&cfg.PPS, "pps", 50000, "packet rate of the generated timeline")
 	fs.IntVar(&cfg.Shards, "shards", 2, "analyzer shards feeding the buffer")
-	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the O_DIRECT write-rate run to this file")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the first O_DIRECT write-rate run to this file")
 	fs.BoolVar(&cfg.NoDropCaches, "no-drop-caches", false, "do not drop the page cache (when not root)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage

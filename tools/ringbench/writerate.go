@@ -1,0 +1,298 @@
+package ringbench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/multimeter-fw/multimeter/services/decode"
+	"github.com/multimeter-fw/multimeter/services/ringbuf"
+	"github.com/multimeter-fw/multimeter/services/ringbuf/ringbuftest"
+	"github.com/multimeter-fw/multimeter/services/tap"
+	"github.com/multimeter-fw/multimeter/tools/trafficgen"
+)
+
+// mix is a traffic mix of the write-rate test.
+type mix struct {
+	name string
+	gen  trafficgen.Config
+}
+
+// mixes are the write-rate test's mixes: the generator's default (small
+// request/response exchanges, about 360-byte frames: the per-packet cost
+// dominates) and an enterprise-like one (bulk transfers too, about
+// 800-byte frames: the realistic figure).
+var mixes = []mix{
+	{"default mix", trafficgen.Config{Seed: 1}},
+	{"enterprise mix", trafficgen.Config{Seed: 1, BulkShare: trafficgen.EnterpriseBulkShare}},
+}
+
+// rateResult is one mix's figures (medians over the runs, MB/s).
+type rateResult struct {
+	mix          string
+	avgFrame     float64
+	ours, dd, td float64
+}
+
+// writeRate measures, for each mix, the ring buffer's sustained write
+// rate next to its peers on the same file system:
+//   - dd oflag=direct conv=fsync, with the ring buffer's batch size as
+//     block size, writing as many bytes as the ring buffer did (data and
+//     index);
+//   - tcpdump -r -w -C/-W over the same packets as a pcap, its files
+//     fsynced at the end like ours;
+//   - the ring buffer, O_DIRECT, indexing on, fed from memory by one
+//     goroutine per shard; its time includes Close (index written, every
+//     segment fsynced).
+//
+// The machine is shared, so each is run cfg.Runs times, interleaved, and
+// the medians are compared.
+func (b *bench) writeRate(ctx context.Context) error {
+	var results []rateResult
+	for _, m := range mixes {
+		r, err := b.writeRateMix(ctx, m)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	b.printf("\n== Write rate summary (ring buffer O_DIRECT, indexing on; medians of %d runs)\n", b.cfg.Runs)
+	for _, r := range results {
+		b.printf("%-44s %8.0f MB/s  (%.0f%% of dd at %.0f MB/s; %.1fx tcpdump at %.0f MB/s)\n",
+			fmt.Sprintf("%s (%.0f-byte average frame)", r.mix, r.avgFrame), r.ours, 100*r.ours/r.dd, r.dd, r.ours/r.td, r.td)
+	}
+	return nil
+}
+
+func (b *bench) writeRateMix(ctx context.Context, m mix) (rateResult, error) {
+	dir := filepath.Join(b.cfg.Dir, "write")
+	defer os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return rateResult{}, err
+	}
+	in := filepath.Join(dir, "in.pcap")
+	n, err := writeMix(in, m.gen, b.cfg.WriteBytes)
+	if err != nil {
+		return rateResult{}, err
+	}
+	st, err := os.Stat(in)
+	if err != nil {
+		return rateResult{}, err
+	}
+	inBytes := st.Size()
+	pl, err := Preload(in, b.cfg.Shards)
+	if err != nil {
+		return rateResult{}, err
+	}
+	res := rateResult{mix: m.name, avgFrame: float64(pl.bytes) / float64(len(pl.pkts))}
+	b.printf("\n== Ring buffer write rate, %s (%d packets, %.0f-byte average frame, %.2f GB pcap, %d shards, indexing on)\n",
+		m.name, n, res.avgFrame, float64(inBytes)/1e9, b.cfg.Shards)
+
+	var ours, dds, tds []float64
+	for run := range b.cfg.Runs {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		r, err := b.ringRun(pl, filepath.Join(dir, "rb"), ringbuf.IODirect, run == 0 && m.name == mixes[0].name)
+		if err != nil {
+			return res, err
+		}
+		ours = append(ours, r.rate)
+		if run == 0 {
+			b.printf("%-44s %8.2f %%   (%.1f bytes per packet; data %.2f GB, index %.1f MB)\n", "index size / data size",
+				100*float64(r.idx)/float64(r.data), float64(r.idx)/float64(len(pl.pkts)), float64(r.data)/1e9, float64(r.idx)/1e6)
+		}
+		dd, err := b.ddRun(ctx, filepath.Join(dir, "dd.bin"), r.data+r.idx)
+		if err != nil {
+			return res, err
+		}
+		dds = append(dds, dd)
+		td, err := tcpdumpRun(ctx, in, filepath.Join(dir, "tcpdump"), inBytes)
+		if err != nil {
+			return res, err
+		}
+		tds = append(tds, td)
+		b.printf("%-44s %8.0f MB/s  (dd %.0f MB/s, tcpdump %.0f MB/s; %.0f MB/s of packets, %.2f Mpps; dropped %d)\n",
+			fmt.Sprintf("run %d: ring buffer direct", run+1), r.rate, dd, td, mbps(pl.bytes, r.d), float64(len(pl.pkts))/r.d.Seconds()/1e6, r.dropped)
+	}
+	res.ours, res.dd, res.td = median(ours), median(dds), median(tds)
+	b.printf("%-44s %8.0f MB/s\n", fmt.Sprintf("dd bs=%dk oflag=direct conv=fsync", b.batchBytes()>>10), res.dd)
+	b.printf("%-44s %8.0f MB/s  (%.0f%% of dd)\n", "tcpdump -r in.pcap -w out -C 100 -W 10, sync", res.td, 100*res.td/res.dd)
+	b.printf("%-44s %8.0f MB/s  (%.0f%% of dd, %.1fx tcpdump)\n", "ring buffer direct", res.ours, 100*res.ours/res.dd, res.ours/res.td)
+	r, err := b.ringRun(pl, filepath.Join(dir, "rb"), ringbuf.IOBuffered, false)
+	if err != nil {
+		return res, err
+	}
+	b.printf("%-44s %8.0f MB/s  (%.0f%% of dd; one run)\n", "ring buffer buffered", r.rate, 100*r.rate/res.dd)
+	return res, nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// batchBytes is the ring buffer's write size, dd's block size.
+func (b *bench) batchBytes() int64 { return ringbuf.DefaultBatchBytes }
+
+// ringResult is one ring buffer run.
+type ringResult struct {
+	rate      float64 // MB/s written, data and index
+	d         time.Duration
+	data, idx int64
+	dropped   uint64
+}
+
+// ringRun records the preloaded packets into a new ring buffer in dir,
+// then removes it.
+func (b *bench) ringRun(pl *preloaded, dir, mode string, profile bool) (ringResult, error) {
+	defer os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return ringResult{}, err
+	}
+	buf, err := ringbuf.OpenBuffer(ringbuf.BufferConfig{IO: mode, QueueBytes: 1 << 30, SegmentBytes: 512 << 20,
+		BatchBytes: b.batchBytes(), Devices: []ringbuf.DeviceConfig{{Path: dir, MaxBytes: 4 * b.cfg.WriteBytes}}}, b.log)
+	if err != nil {
+		return ringResult{}, err
+	}
+	stopProfile, err := b.startProfile(profile)
+	if err != nil {
+		buf.Close()
+		return ringResult{}, err
+	}
+	start := time.Now()
+	pl.Feed(buf)
+	if err := buf.Close(); err != nil {
+		return ringResult{}, err
+	}
+	r := ringResult{d: time.Since(start), dropped: buf.Stats().DroppedPackets}
+	if err := stopProfile(); err != nil {
+		return r, err
+	}
+	if r.data, err = dirSize(dir, ".pcapng"); err != nil {
+		return r, err
+	}
+	if r.idx, err = dirSize(dir, ".idx"); err != nil {
+		return r, err
+	}
+	r.rate = mbps(r.data+r.idx, r.d)
+	return r, nil
+}
+
+// ddRun writes bytes (rounded up to whole blocks) with dd, O_DIRECT, with
+// an fsync at the end, and returns the rate.
+func (b *bench) ddRun(ctx context.Context, path string, bytes int64) (float64, error) {
+	defer os.Remove(path)
+	bs := b.batchBytes()
+	count := (bytes + bs - 1) / bs
+	d, err := timed(ctx, "dd", "if=/dev/zero", "of="+path, fmt.Sprintf("bs=%d", bs), fmt.Sprintf("count=%d", count),
+		"oflag=direct", "conv=fsync")
+	if err != nil {
+		return 0, err
+	}
+	return mbps(count*bs, d), nil
+}
+
+// tcpdumpRun has tcpdump write the pcap in to a ring of ten 100 MB files
+// and fsyncs them, and returns the rate in pcap bytes.
+func tcpdumpRun(ctx context.Context, in, dir string, inBytes int64) (float64, error) {
+	defer os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if _, err := timed(ctx, "tcpdump", "-Z", "root", "-r", in, "-w", filepath.Join(dir, "out"), "-C", "100", "-W", "10"); err != nil {
+		return 0, err
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "out*"))
+	if err != nil {
+		return 0, err
+	}
+	if _, err := timed(ctx, "sync", files...); err != nil {
+		return 0, err
+	}
+	return mbps(inBytes, time.Since(start)), nil
+}
+
+// writeMix writes a pcap of about size bytes of the mix; it returns the
+// number of packets.
+func writeMix(path string, gen trafficgen.Config, size int64) (int, error) {
+	// The average frame of the mix, from a sample of it.
+	g := trafficgen.New(gen)
+	const sample = 20000
+	var sampled int64
+	var buf []byte
+	for range sample {
+		frame, _ := g.Next(buf[:0])
+		sampled += int64(len(frame))
+		buf = frame
+	}
+	n := int(size / (sampled/sample + 16))
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	if err := trafficgen.WritePcap(f, trafficgen.New(gen), n); err != nil {
+		f.Close()
+		return 0, err
+	}
+	return n, f.Close()
+}
+
+// preloaded is a pcap read into memory, decoded and sharded, so the write
+// test measures the ring buffer rather than reading and decoding.
+type preloaded struct {
+	frames [][]byte
+	pkts   []decode.Packet
+	shard  [][]int
+	bytes  int64
+}
+
+// Preload reads a pcap into memory for Feed.
+func Preload(path string, shards int) (*preloaded, error) {
+	pk, err := ringbuftest.ReadPcap(path)
+	if err != nil {
+		return nil, err
+	}
+	pl := &preloaded{pkts: make([]decode.Packet, len(pk)), frames: make([][]byte, len(pk)), shard: make([][]int, shards)}
+	for i := range pk {
+		p := &pl.pkts[i]
+		p.Timestamp, p.OrigLen = pk[i].Timestamp, pk[i].OrigLen
+		decode.Decode(p, decode.LinkEthernet, pk[i].Frame)
+		pl.frames[i] = pk[i].Frame
+		pl.bytes += int64(len(pk[i].Frame))
+		s := ringbuftest.Shard(p, shards)
+		pl.shard[s] = append(pl.shard[s], i)
+	}
+	return pl, nil
+}
+
+// Feed hands the preloaded packets to buf, one goroutine per shard, as
+// fast as it records them: a feeder waits while the memory queue is half
+// full, so the rate measured is the sustained one, without drops.
+func (pl *preloaded) Feed(buf *ringbuf.Buffer) {
+	half := buf.Config().QueueBytes / 2
+	var wg sync.WaitGroup
+	for s, idx := range pl.shard {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var m tap.Meta
+			for k, i := range idx {
+				if k%1024 == 0 {
+					for buf.InFlight() > half {
+						time.Sleep(100 * time.Microsecond)
+					}
+				}
+				m.Seq = uint64(i)
+				buf.Packet(s, &pl.pkts[i], pl.frames[i], &m)
+			}
+		}()
+	}
+	wg.Wait()
+}
