@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,8 +50,9 @@ type Config struct {
 	// NoDropCaches skips dropping the page cache (not root): the
 	// extraction figures are then warm.
 	NoDropCaches bool
-	// CPUProfile, if set, is where a CPU profile of the O_DIRECT
-	// write-rate run is written.
+	// CPUProfile, if set, is where CPU profiles of the first O_DIRECT
+	// write-rate run of each mix are written: the mix's key is inserted
+	// before the extension (cpu.prof: cpu-default.prof, ...).
 	CPUProfile string
 }
 
@@ -142,13 +144,14 @@ func dirSize(dir, suffix string) (int64, error) {
 	return n, err
 }
 
-// startProfile starts the CPU profile if one is asked for and on is set;
-// the function it returns stops it.
-func (b *bench) startProfile(on bool) (func() error, error) {
-	if !on || b.cfg.CPUProfile == "" {
+// startProfile starts a CPU profile, if they are asked for, named for
+// key (none: no profile); the function it returns stops it.
+func (b *bench) startProfile(key string) (func() error, error) {
+	if key == "" || b.cfg.CPUProfile == "" {
 		return func() error { return nil }, nil
 	}
-	f, err := os.Create(b.cfg.CPUProfile)
+	ext := filepath.Ext(b.cfg.CPUProfile)
+	f, err := os.Create(strings.TrimSuffix(b.cfg.CPUProfile, ext) + "-" + key + ext)
 	if err != nil {
 		return nil, fmt.Errorf("ringbench: cpu profile: %w", err)
 	}

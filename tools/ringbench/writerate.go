@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/multimeter-fw/multimeter/services/decode"
@@ -18,8 +19,8 @@ import (
 
 // mix is a traffic mix of the write-rate test.
 type mix struct {
-	name string
-	gen  trafficgen.Config
+	name, key string
+	gen       trafficgen.Config
 }
 
 // mixes are the write-rate test's mixes: the generator's default (small
@@ -27,8 +28,8 @@ type mix struct {
 // dominates) and an enterprise-like one (bulk transfers too, about
 // 800-byte frames: the realistic figure).
 var mixes = []mix{
-	{"default mix", trafficgen.Config{Seed: 1}},
-	{"enterprise mix", trafficgen.Config{Seed: 1, BulkShare: trafficgen.EnterpriseBulkShare}},
+	{"default mix", "default", trafficgen.Config{Seed: 1}},
+	{"enterprise mix", "enterprise", trafficgen.Config{Seed: 1, BulkShare: trafficgen.EnterpriseBulkShare}},
 }
 
 // rateResult is one mix's figures (medians over the runs, MB/s).
@@ -97,7 +98,11 @@ func (b *bench) writeRateMix(ctx context.Context, m mix) (rateResult, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		r, err := b.ringRun(pl, filepath.Join(dir, "rb"), ringbuf.IODirect, run == 0 && m.name == mixes[0].name)
+		profile := ""
+		if run == 0 {
+			profile = m.key
+		}
+		r, err := b.ringRun(pl, filepath.Join(dir, "rb"), ringbuf.IODirect, profile)
 		if err != nil {
 			return res, err
 		}
@@ -116,14 +121,15 @@ func (b *bench) writeRateMix(ctx context.Context, m mix) (rateResult, error) {
 			return res, err
 		}
 		tds = append(tds, td)
-		b.printf("%-44s %8.0f MB/s  (dd %.0f MB/s, tcpdump %.0f MB/s; %.0f MB/s of packets, %.2f Mpps; dropped %d)\n",
-			fmt.Sprintf("run %d: ring buffer direct", run+1), r.rate, dd, td, mbps(pl.bytes, r.d), float64(len(pl.pkts))/r.d.Seconds()/1e6, r.dropped)
+		b.printf("%-44s %8.0f MB/s  (dd %.0f MB/s, tcpdump %.0f MB/s; %.0f MB/s of packets, %.2f Mpps; CPU %.0f ns/packet; dropped %d)\n",
+			fmt.Sprintf("run %d: ring buffer direct", run+1), r.rate, dd, td, mbps(pl.bytes, r.d), float64(len(pl.pkts))/r.d.Seconds()/1e6,
+			float64(r.cpu.Nanoseconds())/float64(len(pl.pkts)), r.dropped)
 	}
 	res.ours, res.dd, res.td = median(ours), median(dds), median(tds)
 	b.printf("%-44s %8.0f MB/s\n", fmt.Sprintf("dd bs=%dk oflag=direct conv=fsync", b.batchBytes()>>10), res.dd)
 	b.printf("%-44s %8.0f MB/s  (%.0f%% of dd)\n", "tcpdump -r in.pcap -w out -C 100 -W 10, sync", res.td, 100*res.td/res.dd)
 	b.printf("%-44s %8.0f MB/s  (%.0f%% of dd, %.1fx tcpdump)\n", "ring buffer direct", res.ours, 100*res.ours/res.dd, res.ours/res.td)
-	r, err := b.ringRun(pl, filepath.Join(dir, "rb"), ringbuf.IOBuffered, false)
+	r, err := b.ringRun(pl, filepath.Join(dir, "rb"), ringbuf.IOBuffered, "")
 	if err != nil {
 		return res, err
 	}
@@ -144,13 +150,14 @@ func (b *bench) batchBytes() int64 { return ringbuf.DefaultBatchBytes }
 type ringResult struct {
 	rate      float64 // MB/s written, data and index
 	d         time.Duration
+	cpu       time.Duration // user and system time of the process: the cost, whatever else runs
 	data, idx int64
 	dropped   uint64
 }
 
 // ringRun records the preloaded packets into a new ring buffer in dir,
-// then removes it.
-func (b *bench) ringRun(pl *preloaded, dir, mode string, profile bool) (ringResult, error) {
+// then removes it; profile names its CPU profile (none: not profiled).
+func (b *bench) ringRun(pl *preloaded, dir, mode, profile string) (ringResult, error) {
 	defer os.RemoveAll(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return ringResult{}, err
@@ -165,12 +172,13 @@ func (b *bench) ringRun(pl *preloaded, dir, mode string, profile bool) (ringResu
 		buf.Close()
 		return ringResult{}, err
 	}
+	cpu0 := cpuTime()
 	start := time.Now()
 	pl.Feed(buf)
 	if err := buf.Close(); err != nil {
 		return ringResult{}, err
 	}
-	r := ringResult{d: time.Since(start), dropped: buf.Stats().DroppedPackets}
+	r := ringResult{d: time.Since(start), cpu: cpuTime() - cpu0, dropped: buf.Stats().DroppedPackets}
 	if err := stopProfile(); err != nil {
 		return r, err
 	}
@@ -182,6 +190,15 @@ func (b *bench) ringRun(pl *preloaded, dir, mode string, profile bool) (ringResu
 	}
 	r.rate = mbps(r.data+r.idx, r.d)
 	return r, nil
+}
+
+// cpuTime is the user and system time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // ddRun writes bytes (rounded up to whole blocks) with dd, O_DIRECT, with

@@ -32,7 +32,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bufferGB := fs.Float64("buffer-gb", 20, "ring buffer size of the extraction test in GB (negative: skip the extraction test)")
 	fs.Float64Var(&cfg.PPS, "pps", 50000, "packet rate of the generated timeline")
 	fs.IntVar(&cfg.Shards, "shards", 2, "analyzer shards feeding the buffer")
-	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the first O_DIRECT write-rate run to this file")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write CPU profiles of the first O_DIRECT write-rate run of each mix to FILE-<mix>.ext")
 	fs.BoolVar(&cfg.NoDropCaches, "no-drop-caches", false, "do not drop the page cache (when not root)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
