@@ -25,6 +25,8 @@ type batch struct {
 	maxPort int
 	lastTs  int64
 	started time.Time
+	off     int64      // file offset, once placed in a segment
+	done    chan error // the result of its write (buffered: 1)
 }
 
 func (bt *batch) reset(shard, dev int) {

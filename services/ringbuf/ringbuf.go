@@ -92,6 +92,10 @@ type shardState struct {
 	id      int
 	cur     *batch
 	nextDev int
+	// Each shard locks its own state per packet: padding keeps two
+	// shards' states off the same cache lines (and their neighbours,
+	// which CPUs fetch in pairs), or every lock bounces between cores.
+	_ [128]byte
 }
 
 // OpenBuffer opens (or creates) a ring buffer, recovering segments a
@@ -127,7 +131,7 @@ func OpenBuffer(cfg BufferConfig, log *slog.Logger) (*Buffer, error) {
 	}
 	for i := range nbatches {
 		buf := mem[i*int(cfg.BatchBytes) : i*int(cfg.BatchBytes) : (i+1)*int(cfg.BatchBytes)]
-		b.pool.put(&batch{buf: buf, limit: int(cfg.BatchBytes) - segment.SyncReserve})
+		b.pool.put(&batch{buf: buf, limit: int(cfg.BatchBytes) - segment.SyncReserve, done: make(chan error, 1)})
 	}
 	for _, d := range b.devices {
 		w := newWriter(b, d, nbatches)
