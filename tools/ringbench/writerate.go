@@ -89,7 +89,7 @@ func (b *bench) writeRateMix(ctx context.Context, m mix) (rateResult, error) {
 	if err != nil {
 		return rateResult{}, err
 	}
-	res := rateResult{mix: m.name, avgFrame: float64(pl.bytes) / float64(len(pl.pkts))}
+	res := rateResult{mix: m.name, avgFrame: float64(pl.bytes) / float64(pl.packets)}
 	b.printf("\n== Ring buffer write rate, %s (%d packets, %.0f-byte average frame, %.2f GB pcap, %d shards, indexing on)\n",
 		m.name, n, res.avgFrame, float64(inBytes)/1e9, b.cfg.Shards)
 
@@ -109,7 +109,7 @@ func (b *bench) writeRateMix(ctx context.Context, m mix) (rateResult, error) {
 		ours = append(ours, r.rate)
 		if run == 0 {
 			b.printf("%-44s %8.2f %%   (%.1f bytes per packet; data %.2f GB, index %.1f MB)\n", "index size / data size",
-				100*float64(r.idx)/float64(r.data), float64(r.idx)/float64(len(pl.pkts)), float64(r.data)/1e9, float64(r.idx)/1e6)
+				100*float64(r.idx)/float64(r.data), float64(r.idx)/float64(pl.packets), float64(r.data)/1e9, float64(r.idx)/1e6)
 		}
 		dd, err := b.ddRun(ctx, filepath.Join(dir, "dd.bin"), r.data+r.idx)
 		if err != nil {
@@ -122,8 +122,8 @@ func (b *bench) writeRateMix(ctx context.Context, m mix) (rateResult, error) {
 		}
 		tds = append(tds, td)
 		b.printf("%-44s %8.0f MB/s  (dd %.0f MB/s, tcpdump %.0f MB/s; %.0f MB/s of packets, %.2f Mpps; CPU %.0f ns/packet; dropped %d)\n",
-			fmt.Sprintf("run %d: ring buffer direct", run+1), r.rate, dd, td, mbps(pl.bytes, r.d), float64(len(pl.pkts))/r.d.Seconds()/1e6,
-			float64(r.cpu.Nanoseconds())/float64(len(pl.pkts)), r.dropped)
+			fmt.Sprintf("run %d: ring buffer direct", run+1), r.rate, dd, td, mbps(pl.bytes, r.d), float64(pl.packets)/r.d.Seconds()/1e6,
+			float64(r.cpu.Nanoseconds())/float64(pl.packets), r.dropped)
 	}
 	res.ours, res.dd, res.td = median(ours), median(dds), median(tds)
 	b.printf("%-44s %8.0f MB/s\n", fmt.Sprintf("dd bs=%dk oflag=direct conv=fsync", b.batchBytes()>>10), res.dd)
@@ -262,12 +262,23 @@ func writeMix(path string, gen trafficgen.Config, size int64) (int, error) {
 }
 
 // preloaded is a pcap read into memory, decoded and sharded, so the write
-// test measures the ring buffer rather than reading and decoding.
+// test measures the ring buffer rather than reading and decoding. Each
+// shard's frames lie back to back in one buffer and its decoded packets in
+// one slice, in the order they are fed, like a capture ring: reading them
+// streams through memory, and the garbage collector has no pointers to
+// chase.
 type preloaded struct {
-	frames [][]byte
-	pkts   []decode.Packet
-	shard  [][]int
-	bytes  int64
+	shards  []shardFeed
+	packets int
+	bytes   int64
+}
+
+// shardFeed is one shard's packets: frame i is data[off[i]:off[i+1]].
+type shardFeed struct {
+	pkts []decode.Packet
+	seq  []uint64
+	data []byte
+	off  []int
 }
 
 // Preload reads a pcap into memory for Feed.
@@ -276,15 +287,34 @@ func Preload(path string, shards int) (*preloaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	pl := &preloaded{pkts: make([]decode.Packet, len(pk)), frames: make([][]byte, len(pk)), shard: make([][]int, shards)}
+	pl := &preloaded{shards: make([]shardFeed, shards), packets: len(pk)}
+	var p decode.Packet
+	which := make([]int, len(pk))
+	size := make([]int, shards)
+	count := make([]int, shards)
 	for i := range pk {
-		p := &pl.pkts[i]
+		decode.Decode(&p, decode.LinkEthernet, pk[i].Frame)
+		s := ringbuftest.Shard(&p, shards)
+		which[i] = s
+		size[s] += len(pk[i].Frame)
+		count[s]++
+	}
+	for s := range pl.shards {
+		pl.shards[s] = shardFeed{pkts: make([]decode.Packet, 0, count[s]), seq: make([]uint64, 0, count[s]),
+			data: make([]byte, 0, size[s]), off: append(make([]int, 0, count[s]+1), 0)}
+	}
+	for i := range pk {
+		f := &pl.shards[which[i]]
+		f.pkts = f.pkts[:len(f.pkts)+1]
+		p := &f.pkts[len(f.pkts)-1]
+		*p = decode.Packet{}
 		p.Timestamp, p.OrigLen = pk[i].Timestamp, pk[i].OrigLen
-		decode.Decode(p, decode.LinkEthernet, pk[i].Frame)
-		pl.frames[i] = pk[i].Frame
+		start := len(f.data)
+		f.data = append(f.data, pk[i].Frame...)
+		f.off = append(f.off, len(f.data))
+		decode.Decode(p, decode.LinkEthernet, f.data[start:])
+		f.seq = append(f.seq, uint64(i))
 		pl.bytes += int64(len(pk[i].Frame))
-		s := ringbuftest.Shard(p, shards)
-		pl.shard[s] = append(pl.shard[s], i)
 	}
 	return pl, nil
 }
@@ -295,19 +325,20 @@ func Preload(path string, shards int) (*preloaded, error) {
 func (pl *preloaded) Feed(buf *ringbuf.Buffer) {
 	half := buf.Config().QueueBytes / 2
 	var wg sync.WaitGroup
-	for s, idx := range pl.shard {
+	for s := range pl.shards {
+		f := &pl.shards[s]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var m tap.Meta
-			for k, i := range idx {
-				if k%1024 == 0 {
+			for i := range f.pkts {
+				if i%1024 == 0 {
 					for buf.InFlight() > half {
 						time.Sleep(100 * time.Microsecond)
 					}
 				}
-				m.Seq = uint64(i)
-				buf.Packet(s, &pl.pkts[i], pl.frames[i], &m)
+				m.Seq = f.seq[i]
+				buf.Packet(s, &f.pkts[i], f.data[f.off[i]:f.off[i+1]], &m)
 			}
 		}()
 	}
