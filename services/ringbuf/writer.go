@@ -71,11 +71,10 @@ type writer struct {
 	exited  chan struct{}    // closed when run returns
 }
 
-// ioJob is one chunk write: a batch at its offset in its segment.
+// ioJob is one chunk write: a batch placed in its segment (at bt.off).
 type ioJob struct {
-	l   *liveSeg
-	bt  *batch
-	off int64
+	l  *liveSeg
+	bt *batch
 }
 
 // indexJob is work for the indexer, done in order: index a batch once it
@@ -111,7 +110,7 @@ func (w *writer) indexLoop() {
 // ioLoop writes chunks.
 func (w *writer) ioLoop() {
 	for j := range w.ios {
-		j.bt.done <- w.writeAt(j.l, j.bt.buf, j.off)
+		j.bt.done <- w.writeAt(j.l, j.bt.buf, j.bt.off)
 		<-w.slots
 	}
 }
@@ -274,7 +273,7 @@ func (w *writer) write(bt *batch) {
 	l.packets += uint64(bt.packets)
 	l.unsynced += uint64(bt.packets)
 	w.slots <- struct{}{} // wait while ioDepth writes are in flight
-	w.ios <- ioJob{l: l, bt: bt, off: bt.off}
+	w.ios <- ioJob{l: l, bt: bt}
 	w.jobs <- indexJob{l: l, bt: bt}
 	queued = true
 }

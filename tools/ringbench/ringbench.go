@@ -41,12 +41,13 @@ import (
 
 // Config sizes the benchmark. Zero values mean the defaults.
 type Config struct {
-	Dir         string  // scratch directory on the file system under test
-	WriteBytes  int64   // pcap size of the write-rate test, per mix; default 4 GiB
-	Runs        int     // write-rate runs per mix (the median is printed); default 3
-	BufferBytes int64   // ring buffer size of the extraction test; default 20 GiB; < 0 skips it
-	PPS         float64 // packet rate of the generated timeline; default 50,000
-	Shards      int     // analyzer shards feeding the buffer; default 2
+	Dir         string   // scratch directory on the file system under test
+	WriteBytes  int64    // pcap size of the write-rate test, per mix; default 4 GiB
+	Runs        int      // write-rate runs per mix (the median is printed); default 3
+	Mixes       []string // traffic mixes of the write-rate test (default, enterprise); default both
+	BufferBytes int64    // ring buffer size of the extraction test; default 20 GiB; < 0 skips it
+	PPS         float64  // packet rate of the generated timeline; default 50,000
+	Shards      int      // analyzer shards feeding the buffer; default 2
 	// NoDropCaches skips dropping the page cache (not root): the
 	// extraction figures are then warm.
 	NoDropCaches bool

@@ -56,6 +56,9 @@ type rateResult struct {
 func (b *bench) writeRate(ctx context.Context) error {
 	var results []rateResult
 	for _, m := range mixes {
+		if len(b.cfg.Mixes) > 0 && !slices.Contains(b.cfg.Mixes, m.key) {
+			continue
+		}
 		r, err := b.writeRateMix(ctx, m)
 		if err != nil {
 			return err
