@@ -1,8 +1,10 @@
 // Package ringbench measures the ring buffer next to its peers on the same
 // file system, and prints figures and ratios (make bench-ringbuf):
 //
-//   - sustained write rate with indexing on, O_DIRECT and buffered, next to
-//     dd oflag=direct and tcpdump -w -C/-W on the same pcap;
+//   - sustained write rate with indexing on, O_DIRECT and buffered, for a
+//     small-frame mix and an enterprise-like mix, next to dd oflag=direct
+//     conv=fsync writing the same bytes and tcpdump -w -C/-W on the same
+//     pcap (medians of interleaved runs; CPU time per packet of each run);
 //   - index size as a share of the data;
 //   - extraction of one host for a one-minute window from a buffer of 20 GB
 //     or more with a cold page cache, next to tcpdump -r with the

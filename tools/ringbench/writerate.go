@@ -54,6 +54,11 @@ type rateResult struct {
 // The machine is shared, so each is run cfg.Runs times, interleaved, and
 // the medians are compared.
 func (b *bench) writeRate(ctx context.Context) error {
+	for _, key := range b.cfg.Mixes {
+		if !slices.ContainsFunc(mixes, func(m mix) bool { return m.key == key }) {
+			return fmt.Errorf("ringbench: unknown traffic mix %q (default, enterprise)", key)
+		}
+	}
 	var results []rateResult
 	for _, m := range mixes {
 		if len(b.cfg.Mixes) > 0 && !slices.Contains(b.cfg.Mixes, m.key) {
@@ -89,7 +94,7 @@ func (b *bench) writeRateMix(ctx context.Context, m mix) (rateResult, error) {
 		return rateResult{}, err
 	}
 	inBytes := st.Size()
-	pl, err := Preload(in, b.cfg.Shards)
+	pl, err := preload(in, b.cfg.Shards)
 	if err != nil {
 		return rateResult{}, err
 	}
@@ -178,7 +183,7 @@ func (b *bench) ringRun(pl *preloaded, dir, mode, profile string) (ringResult, e
 	}
 	cpu0 := cpuTime()
 	start := time.Now()
-	pl.Feed(buf)
+	pl.feed(buf)
 	if err := buf.Close(); err != nil {
 		return ringResult{}, err
 	}
@@ -285,8 +290,8 @@ type shardFeed struct {
 	off  []int
 }
 
-// Preload reads a pcap into memory for Feed.
-func Preload(path string, shards int) (*preloaded, error) {
+// preload reads a pcap into memory for feed.
+func preload(path string, shards int) (*preloaded, error) {
 	pk, err := ringbuftest.ReadPcap(path)
 	if err != nil {
 		return nil, err
@@ -327,10 +332,10 @@ func Preload(path string, shards int) (*preloaded, error) {
 	return pl, nil
 }
 
-// Feed hands the preloaded packets to buf, one goroutine per shard, as
+// feed hands the preloaded packets to buf, one goroutine per shard, as
 // fast as it records them: a feeder waits while the memory queue is half
 // full, so the rate measured is the sustained one, without drops.
-func (pl *preloaded) Feed(buf *ringbuf.Buffer) {
+func (pl *preloaded) feed(buf *ringbuf.Buffer) {
 	half := buf.Config().QueueBytes / 2
 	var wg sync.WaitGroup
 	for s := range pl.shards {
