@@ -1,6 +1,7 @@
 package ringbuf
 
 import (
+	"slices"
 	"time"
 	"unsafe"
 
@@ -24,6 +25,8 @@ type batch struct {
 	maxPort int
 	lastTs  int64
 	started time.Time
+	off     int64      // file offset, once placed in a segment
+	done    chan error // the result of its write (buffered: 1)
 }
 
 func (bt *batch) reset(shard, dev int) {
@@ -40,11 +43,10 @@ func (bt *batch) add(p *decode.Packet, data []byte, orig uint32, m *tap.Meta) {
 	rec := segment.Record{Iface: uint32(p.Port), Timestamp: p.Timestamp, OrigLen: orig, Data: data,
 		Seq: m.Seq, App: uint16(m.App), Group: m.Group}
 	bt.buf = segment.AppendEPB(bt.buf, &rec)
-	if len(bt.entries) < cap(bt.entries) {
-		bt.entries = bt.entries[:len(bt.entries)+1] // SetPacket sets every field read
-	} else {
-		bt.entries = append(bt.entries, index.Entry{})
+	if len(bt.entries) == cap(bt.entries) {
+		bt.growEntries()
 	}
+	bt.entries = bt.entries[:len(bt.entries)+1] // SetPacket sets every field read
 	e := &bt.entries[len(bt.entries)-1]
 	e.SetPacket(p, m)
 	e.Offset = uint64(pos)
@@ -53,6 +55,19 @@ func (bt *batch) add(p *decode.Packet, data []byte, orig uint32, m *tap.Meta) {
 	bt.orig += uint64(orig)
 	bt.maxPort = max(bt.maxPort, int(p.Port))
 	bt.lastTs = p.Timestamp
+}
+
+// growEntries makes room for the entries of the rest of the batch, as
+// many as its packets so far suggest: one or two allocations in a batch's
+// lifetime rather than a dozen doublings, each copying and clearing what
+// the last one did. A batch keeps its entries when it is reused.
+func (bt *batch) growEntries() {
+	n := len(bt.entries)
+	want := 2*n + 64
+	if n > 0 {
+		want = max(want, n*bt.limit/len(bt.buf)*9/8+64)
+	}
+	bt.entries = slices.Grow(bt.entries, want-n)
 }
 
 // item is what a device writer receives: a batch to write, a flush

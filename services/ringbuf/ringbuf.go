@@ -58,7 +58,7 @@ type Buffer struct {
 
 	devices []*device
 	writers []*writer
-	pool    chan *batch
+	pool    *batchPool
 
 	shardMu sync.Mutex // serialises creating shard states
 	shards  [MaxShards]atomic.Pointer[shardState]
@@ -92,6 +92,10 @@ type shardState struct {
 	id      int
 	cur     *batch
 	nextDev int
+	// Each shard locks its own state per packet: padding keeps two
+	// shards' states off the same cache lines (and their neighbours,
+	// which CPUs fetch in pairs), or every lock bounces between cores.
+	_ [128]byte
 }
 
 // OpenBuffer opens (or creates) a ring buffer, recovering segments a
@@ -118,7 +122,7 @@ func OpenBuffer(cfg BufferConfig, log *slog.Logger) (*Buffer, error) {
 		b.devices = append(b.devices, d)
 	}
 	nbatches := int(max(cfg.QueueBytes/cfg.BatchBytes, 2))
-	b.pool = make(chan *batch, nbatches)
+	b.pool = newBatchPool(nbatches)
 	mem := alignedAlloc(nbatches * int(cfg.BatchBytes))
 	// Touch the queue's memory now: page faults belong to start-up, not
 	// to the packet path.
@@ -127,7 +131,7 @@ func OpenBuffer(cfg BufferConfig, log *slog.Logger) (*Buffer, error) {
 	}
 	for i := range nbatches {
 		buf := mem[i*int(cfg.BatchBytes) : i*int(cfg.BatchBytes) : (i+1)*int(cfg.BatchBytes)]
-		b.pool <- &batch{buf: buf, limit: int(cfg.BatchBytes) - segment.SyncReserve}
+		b.pool.put(&batch{buf: buf, limit: int(cfg.BatchBytes) - segment.SyncReserve, done: make(chan error, 1)})
 	}
 	for _, d := range b.devices {
 		w := newWriter(b, d, nbatches)
@@ -188,9 +192,10 @@ func (b *Buffer) Packet(shard int, p *decode.Packet, frame []byte, m *tap.Meta) 
 	}
 	b.notePort(p)
 	s := b.shardState(shard)
+	// No defer: this runs per packet, and the unlock is cheaper inline.
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if b.closed.Load() {
+		s.mu.Unlock()
 		return
 	}
 	need := segment.MaxEPBLen(n)
@@ -200,6 +205,7 @@ func (b *Buffer) Packet(shard int, p *decode.Packet, frame []byte, m *tap.Meta) 
 	if s.cur == nil {
 		bt := b.takeBatch(s)
 		if bt == nil {
+			s.mu.Unlock()
 			b.drop(1, uint64(orig))
 			return
 		}
@@ -208,6 +214,7 @@ func (b *Buffer) Packet(shard int, p *decode.Packet, frame []byte, m *tap.Meta) 
 		s.cur = bt
 	}
 	s.cur.add(p, frame[:n], orig, m)
+	s.mu.Unlock()
 }
 
 // takeBatch returns a free batch of the memory queue, or nil when there
@@ -215,22 +222,12 @@ func (b *Buffer) Packet(shard int, p *decode.Packet, frame []byte, m *tap.Meta) 
 // holding s.mu, so that the other shards' open batches can be sealed and
 // written meanwhile. s.mu is held.
 func (b *Buffer) takeBatch(s *shardState) *batch {
-	select {
-	case bt := <-b.pool:
+	if bt := b.pool.get(); bt != nil || !b.cfg.Lossless {
 		return bt
-	default:
-	}
-	if !b.cfg.Lossless {
-		return nil
 	}
 	s.mu.Unlock()
 	defer s.mu.Lock()
-	select {
-	case bt := <-b.pool:
-		return bt
-	case <-b.stop:
-		return nil
-	}
+	return b.pool.wait(b.stop)
 }
 
 func (b *Buffer) drop(packets, bytes uint64) {
@@ -286,7 +283,7 @@ func (b *Buffer) seal(s *shardState) {
 		return
 	}
 	if bt.packets == 0 {
-		b.pool <- bt
+		b.pool.put(bt)
 		return
 	}
 	// Close the chunk here, on the shard's goroutine: the checksum is the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/multimeter-fw/multimeter/services/decode"
 	"github.com/multimeter-fw/multimeter/services/ringbuf/ringbuftest"
@@ -261,7 +264,7 @@ func TestLosslessWaits(t *testing.T) {
 		defer close(done)
 		ringbuftest.Replay(b, pkts, 3)
 	}()
-	for len(b.pool) > 0 || b.InFlight() == 0 {
+	for b.pool.len() > 0 || b.InFlight() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	select {
@@ -363,5 +366,71 @@ func BenchmarkPacket(b *testing.B) {
 	buf.Flush()
 	if st := buf.Stats(); st.DroppedPackets > 0 {
 		b.ReportMetric(float64(st.DroppedPackets)/float64(b.N), "dropped/op")
+	}
+}
+
+// TestWriteErrorEndsSegment makes the segments' chunk writes fail (their
+// descriptors replaced by read-only ones) while writes are in flight: each
+// segment ends after its last good chunk, the packets after it are
+// dropped and counted, recording goes on in new segments, and what the
+// files hold is exactly what the buffer reports recorded.
+func TestWriteErrorEndsSegment(t *testing.T) {
+	dir := t.TempDir()
+	cfg := small(dir)
+	cfg.SegmentBytes = 64 << 20 // no rotation by size: the failure ends the segments
+	b, err := OpenBuffer(cfg, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkts := ringbuftest.Generate(trafficgen.Config{Seed: 11}, 60000)
+	half := len(pkts) / 2
+	ringbuftest.Replay(b, pkts[:half], 2)
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The writer is idle after Flush: swap each live segment's descriptor
+	// for a read-only one of the same file.
+	w := b.writers[0]
+	if len(w.lanes) == 0 {
+		t.Fatal("no live segment after Flush")
+	}
+	for _, l := range w.lanes {
+		ro, err := os.Open(l.part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Dup2(int(ro.Fd()), int(l.f.Fd())); err != nil {
+			t.Fatal(err)
+		}
+		ro.Close()
+	}
+	ringbuftest.Replay(b, pkts[half:], 2)
+	b.Flush()
+	if err := b.Close(); err == nil {
+		t.Error("Close() = nil; want the write error")
+	}
+	st := b.Stats()
+	if st.WriteErrors == 0 || st.DroppedPackets == 0 || st.Packets+st.DroppedPackets != uint64(len(pkts)) {
+		t.Errorf("Stats() = %+v; want write errors, drops, and recorded + dropped = %d", st, len(pkts))
+	}
+	// Reopened: every file finished and indexed, nothing to recover, and
+	// the files hold exactly the recorded packets.
+	b2, err := OpenBuffer(cfg, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	indexed := uint64(0)
+	for _, s := range b2.Snapshot().Segments {
+		indexed += uint64(s.Packets)
+	}
+	got := stored(t, b2)
+	if uint64(len(got)) != st.Packets || indexed != st.Packets {
+		t.Errorf("files hold %d packets, indexed %d; want the %d recorded", len(got), indexed, st.Packets)
+	}
+	for _, p := range pkts {
+		if r, ok := got[p.Meta.Seq]; ok && (!bytes.Equal(r.Data, p.Frame) || r.Timestamp != p.Timestamp) {
+			t.Fatalf("packet %d stored as %+v", p.Meta.Seq, r)
+		}
 	}
 }

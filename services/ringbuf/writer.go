@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,6 +19,12 @@ import (
 
 // syncEvery is how often written data is fsynced: what a crash can lose.
 const syncEvery = time.Second
+
+// ioDepth is how many chunk writes of a device are in flight at once.
+// With one, the device idles from the end of each write until the writer
+// goroutine is scheduled again and issues the next, and the analysis keeps
+// the cores busy; with two, the next write is already queued.
+const ioDepth = 2
 
 // liveSeg is a segment being written: one lane (shard) on one device.
 type liveSeg struct {
@@ -35,17 +42,27 @@ type liveSeg struct {
 	firstTs  int64
 	opened   time.Time
 	packets  uint64
-	unsynced uint64 // packets written since the last fsync
-	written  int64  // bytes handed to write-back (buffered mode)
+	unsynced uint64     // packets written since the last fsync
+	written  int64      // bytes handed to write-back (buffered mode)
+	wbMu     sync.Mutex // guards written: chunk writes run concurrently
+
+	// A chunk write failed: the indexer keeps the file up to cut (the
+	// failed chunk's offset) and drops the chunks after it; the writer
+	// finishes the segment when it sees failed.
+	failed atomic.Bool
+	cut    int64 // set by the indexer
 }
 
 // writer writes one device's batches; it owns that device's live
-// segments. Indexing runs in a second goroutine (indexLoop), so that the
-// next write is under way while a batch is indexed.
+// segments. It places each batch in its segment and hands the write to
+// ioDepth I/O goroutines (ioLoop); indexing runs in another goroutine
+// (indexLoop), in file order, once each write has completed.
 type writer struct {
 	b       *Buffer
 	d       *device
 	queue   chan item
+	ios     chan ioJob    // chunk writes, to the I/O goroutines
+	slots   chan struct{} // a token per chunk write in flight
 	jobs    chan indexJob
 	lanes   map[int]*liveSeg // written by run
 	scratch []byte           // aligned, for header chunks
@@ -54,8 +71,15 @@ type writer struct {
 	exited  chan struct{}    // closed when run returns
 }
 
-// indexJob is work for the indexer, done in order: index a written
-// batch (and return it to the pool), finish a segment, or signal done.
+// ioJob is one chunk write: a batch placed in its segment (at bt.off).
+type ioJob struct {
+	l  *liveSeg
+	bt *batch
+}
+
+// indexJob is work for the indexer, done in order: index a batch once it
+// is written (and return it to the pool), finish a segment, or signal
+// done.
 type indexJob struct {
 	l      *liveSeg
 	bt     *batch
@@ -65,6 +89,7 @@ type indexJob struct {
 
 func newWriter(b *Buffer, d *device, batches int) *writer {
 	return &writer{b: b, d: d, queue: make(chan item, batches+MaxShards+8), jobs: make(chan indexJob, batches+MaxShards+8),
+		ios: make(chan ioJob, ioDepth), slots: make(chan struct{}, ioDepth),
 		lanes: map[int]*liveSeg{}, scratch: alignedAlloc(1 << 20), exited: make(chan struct{})}
 }
 
@@ -73,8 +98,7 @@ func (w *writer) indexLoop() {
 	for j := range w.jobs {
 		switch {
 		case j.bt != nil:
-			j.l.builder.Add(j.bt.entries)
-			w.release(j.bt)
+			w.indexWritten(j.l, j.bt)
 		case j.finish:
 			w.finishNow(j.l)
 		case j.done != nil:
@@ -83,10 +107,52 @@ func (w *writer) indexLoop() {
 	}
 }
 
+// ioLoop writes chunks.
+func (w *writer) ioLoop() {
+	for j := range w.ios {
+		j.bt.done <- w.writeAt(j.l, j.bt.buf, j.bt.off)
+		<-w.slots
+	}
+}
+
+// drain waits until no chunk write is in flight.
+func (w *writer) drain() {
+	for range ioDepth {
+		w.slots <- struct{}{}
+	}
+	for range ioDepth {
+		<-w.slots
+	}
+}
+
+// indexWritten waits for a batch's write, indexes its packets and counts
+// them, and returns the batch to the pool. After a failed write, the
+// segment ends before the failed chunk: the chunks after it are dropped
+// even if their writes succeeded.
+func (w *writer) indexWritten(l *liveSeg, bt *batch) {
+	b := w.b
+	err := <-bt.done
+	if err != nil && !l.failed.Load() {
+		w.fail("write segment", err)
+		l.cut = bt.off
+		l.failed.Store(true)
+	}
+	if l.failed.Load() {
+		b.drop(uint64(bt.packets), bt.orig)
+	} else {
+		l.builder.Add(bt.entries)
+		b.st.packets.Add(uint64(bt.packets))
+		b.st.bytes.Add(bt.bytes)
+		b.st.origBytes.Add(bt.orig)
+		b.st.fileBytes.Add(uint64(len(bt.buf)))
+	}
+	w.release(bt)
+}
+
 // release returns a batch to the pool.
 func (w *writer) release(bt *batch) {
 	w.b.st.inFlight.Add(-int64(len(bt.buf)))
-	w.b.pool <- bt
+	w.b.pool.put(bt)
 }
 
 // indexed waits until the indexer has done everything queued before.
@@ -99,11 +165,18 @@ func (w *writer) indexed() {
 func (w *writer) run() {
 	t := time.NewTicker(syncEvery)
 	defer t.Stop()
-	ix := make(chan struct{})
+	var workers sync.WaitGroup
+	workers.Add(1 + ioDepth)
 	go func() {
-		defer close(ix)
+		defer workers.Done()
 		w.indexLoop()
 	}()
+	for range ioDepth {
+		go func() {
+			defer workers.Done()
+			w.ioLoop()
+		}()
+	}
 	for {
 		select {
 		case it := <-w.queue:
@@ -121,8 +194,9 @@ func (w *writer) run() {
 				for _, l := range w.lanes {
 					w.finish(l)
 				}
+				close(w.ios)
 				close(w.jobs)
-				<-ix
+				workers.Wait()
 				return
 			}
 		case <-t.C:
@@ -147,7 +221,8 @@ func (w *writer) fail(op string, err error) {
 	}
 }
 
-// write appends a batch to its lane's segment, rotating first if needed.
+// write places a batch at the end of its lane's segment, rotating first
+// if needed, and queues its write and then its indexing.
 func (w *writer) write(bt *batch) {
 	b := w.b
 	queued := false
@@ -157,6 +232,10 @@ func (w *writer) write(bt *batch) {
 		}
 	}()
 	l := w.lanes[bt.shard]
+	if l != nil && l.failed.Load() {
+		w.finish(l)
+		l = nil
+	}
 	if l != nil && l.packets > 0 && (l.size+int64(len(bt.buf))+segment.SyncReserve > b.cfg.SegmentBytes ||
 		bt.lastTs-l.firstTs >= int64(b.cfg.segmentSpan())) {
 		w.finish(l)
@@ -183,13 +262,9 @@ func (w *writer) write(bt *batch) {
 		b.drop(uint64(bt.packets), bt.orig)
 		return
 	}
-	if err := w.writeAt(l, chunk); err != nil {
-		w.fail("write segment", err)
-		b.drop(uint64(bt.packets), bt.orig)
-		return
-	}
+	bt.off = l.size
 	for i := range bt.entries {
-		bt.entries[i].Offset += uint64(l.size)
+		bt.entries[i].Offset += uint64(bt.off)
 	}
 	if l.packets == 0 {
 		l.firstTs = bt.entries[0].Timestamp
@@ -197,10 +272,8 @@ func (w *writer) write(bt *batch) {
 	l.size += need
 	l.packets += uint64(bt.packets)
 	l.unsynced += uint64(bt.packets)
-	b.st.packets.Add(uint64(bt.packets))
-	b.st.bytes.Add(bt.bytes)
-	b.st.origBytes.Add(bt.orig)
-	b.st.fileBytes.Add(uint64(need))
+	w.slots <- struct{}{} // wait while ioDepth writes are in flight
+	w.ios <- ioJob{l: l, bt: bt}
 	w.jobs <- indexJob{l: l, bt: bt}
 	queued = true
 }
@@ -224,8 +297,9 @@ func (w *writer) reserve(l *liveSeg, n int64) bool {
 	return true
 }
 
-func (w *writer) writeAt(l *liveSeg, chunk []byte) error {
-	if _, err := l.f.WriteAt(chunk, l.size); err != nil {
+// writeAt writes chunk at offset off of l's file.
+func (w *writer) writeAt(l *liveSeg, chunk []byte, off int64) error {
+	if _, err := l.f.WriteAt(chunk, off); err != nil {
 		return err
 	}
 	if !l.direct {
@@ -233,9 +307,11 @@ func (w *writer) writeAt(l *liveSeg, chunk []byte) error {
 		// drop what is on disk from the cache: recording streams, and reads
 		// of old data should not be evicted by it.
 		fd := int(l.f.Fd())
-		unix.SyncFileRange(fd, l.size, int64(len(chunk)), unix.SYNC_FILE_RANGE_WRITE)
+		unix.SyncFileRange(fd, off, int64(len(chunk)), unix.SYNC_FILE_RANGE_WRITE)
 		const lag = 8 << 20
-		if done := l.size + int64(len(chunk)) - lag; done > l.written {
+		l.wbMu.Lock()
+		defer l.wbMu.Unlock()
+		if done := off + int64(len(chunk)) - lag; done > l.written {
 			unix.SyncFileRange(fd, l.written, done-l.written,
 				unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
 			unix.Fadvise(fd, l.written, done-l.written, unix.FADV_DONTNEED)
@@ -283,7 +359,7 @@ func (w *writer) open(shard int) (*liveSeg, error) {
 		os.Remove(l.part)
 		return nil, errors.New("storage device full")
 	}
-	if err := w.writeAt(l, hdr); err != nil {
+	if err := w.writeAt(l, hdr, l.size); err != nil {
 		l.f.Close()
 		os.Remove(l.part)
 		d.release(l.reserved)
@@ -311,7 +387,7 @@ func (w *writer) describePorts(l *liveSeg) error {
 	if !w.reserve(l, int64(len(hdr))) {
 		return errors.New("storage device full")
 	}
-	if err := w.writeAt(l, hdr); err != nil {
+	if err := w.writeAt(l, hdr, l.size); err != nil {
 		return err
 	}
 	l.size += int64(len(hdr))
@@ -322,8 +398,10 @@ func (w *writer) describePorts(l *liveSeg) error {
 	return nil
 }
 
-// syncAll fsyncs every live segment with unsynced data.
+// syncAll fsyncs every live segment with unsynced data, once the writes
+// in flight have completed.
 func (w *writer) syncAll() error {
+	w.drain()
 	var errs []error
 	for _, l := range w.lanes {
 		if l.unsynced == 0 {
@@ -351,14 +429,21 @@ func (w *writer) finish(l *liveSeg) {
 // its final name, catalogued.
 func (w *writer) finishNow(l *liveSeg) {
 	d := w.d
-	err := unix.Fdatasync(int(l.f.Fd()))
+	var err error
+	if l.failed.Load() {
+		// End the file after its last good chunk (every write of the
+		// segment has completed: its batches were indexed before).
+		l.size = l.cut
+		err = os.Truncate(l.part, l.cut)
+	}
+	err = errors.Join(err, unix.Fdatasync(int(l.f.Fd())))
 	if err == nil {
 		w.b.st.durable.Add(l.unsynced)
 		l.unsynced = 0
 	}
 	err = errors.Join(err, l.f.Close())
 	var si *segInfo
-	if err == nil && l.packets > 0 {
+	if err == nil && l.builder.Packets() > 0 {
 		si, err = w.publish(l)
 	}
 	d.mu.Lock()

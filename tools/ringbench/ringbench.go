@@ -1,8 +1,10 @@
 // Package ringbench measures the ring buffer next to its peers on the same
 // file system, and prints figures and ratios (make bench-ringbuf):
 //
-//   - sustained write rate with indexing on, O_DIRECT and buffered, next to
-//     dd oflag=direct and tcpdump -w -C/-W on the same pcap;
+//   - sustained write rate with indexing on, O_DIRECT and buffered, for a
+//     small-frame mix and an enterprise-like mix, next to dd oflag=direct
+//     conv=fsync writing the same bytes and tcpdump -w -C/-W on the same
+//     pcap (medians of interleaved runs; CPU time per packet of each run);
 //   - index size as a share of the data;
 //   - extraction of one host for a one-minute window from a buffer of 20 GB
 //     or more with a cold page cache, next to tcpdump -r with the
@@ -21,6 +23,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,19 +43,28 @@ import (
 
 // Config sizes the benchmark. Zero values mean the defaults.
 type Config struct {
-	Dir         string  // scratch directory on the file system under test
-	WriteBytes  int64   // pcap size of the write-rate test; default 4 GiB
-	BufferBytes int64   // ring buffer size of the extraction test; default 20 GiB
-	PPS         float64 // packet rate of the generated timeline; default 50,000
-	Shards      int     // analyzer shards feeding the buffer; default 2
+	Dir         string   // scratch directory on the file system under test
+	WriteBytes  int64    // pcap size of the write-rate test, per mix; default 4 GiB
+	Runs        int      // write-rate runs per mix (the median is printed); default 3
+	Mixes       []string // traffic mixes of the write-rate test (default, enterprise); default both
+	BufferBytes int64    // ring buffer size of the extraction test; default 20 GiB; < 0 skips it
+	PPS         float64  // packet rate of the generated timeline; default 50,000
+	Shards      int      // analyzer shards feeding the buffer; default 2
 	// NoDropCaches skips dropping the page cache (not root): the
 	// extraction figures are then warm.
 	NoDropCaches bool
+	// CPUProfile, if set, is where CPU profiles of the first O_DIRECT
+	// write-rate run of each mix are written: the mix's key is inserted
+	// before the extension (cpu.prof: cpu-default.prof, ...).
+	CPUProfile string
 }
 
 func (c *Config) fillDefaults() {
 	if c.WriteBytes == 0 {
 		c.WriteBytes = 4 << 30
+	}
+	if c.Runs <= 0 {
+		c.Runs = 3
 	}
 	if c.BufferBytes == 0 {
 		c.BufferBytes = 20 << 30
@@ -78,6 +91,9 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	b := &bench{cfg: cfg, out: out, log: log}
 	if err := b.writeRate(ctx); err != nil {
 		return err
+	}
+	if cfg.BufferBytes < 0 {
+		return nil
 	}
 	return b.extraction(ctx)
 }
@@ -131,134 +147,25 @@ func dirSize(dir, suffix string) (int64, error) {
 	return n, err
 }
 
-// preload reads a pcap into memory, decoded and sharded, so the write
-// test measures the ring buffer rather than reading and decoding.
-type preloaded struct {
-	frames [][]byte
-	pkts   []decode.Packet
-	shard  [][]int
-	bytes  int64
-}
-
-func Preload(path string, shards int) (*preloaded, error) {
-	pk, err := ringbuftest.ReadPcap(path)
+// startProfile starts a CPU profile, if they are asked for, named for
+// key (none: no profile); the function it returns stops it.
+func (b *bench) startProfile(key string) (func() error, error) {
+	if key == "" || b.cfg.CPUProfile == "" {
+		return func() error { return nil }, nil
+	}
+	ext := filepath.Ext(b.cfg.CPUProfile)
+	f, err := os.Create(strings.TrimSuffix(b.cfg.CPUProfile, ext) + "-" + key + ext)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ringbench: cpu profile: %w", err)
 	}
-	pl := &preloaded{pkts: make([]decode.Packet, len(pk)), frames: make([][]byte, len(pk)), shard: make([][]int, shards)}
-	for i := range pk {
-		p := &pl.pkts[i]
-		p.Timestamp, p.OrigLen = pk[i].Timestamp, pk[i].OrigLen
-		decode.Decode(p, decode.LinkEthernet, pk[i].Frame)
-		pl.frames[i] = pk[i].Frame
-		pl.bytes += int64(len(pk[i].Frame))
-		s := ringbuftest.Shard(p, shards)
-		pl.shard[s] = append(pl.shard[s], i)
-	}
-	return pl, nil
-}
-
-// Feed hands the preloaded packets to buf, one goroutine per shard, as
-// fast as it records them: a feeder waits while the memory queue is half
-// full, so the rate measured is the sustained one, without drops.
-func (pl *preloaded) Feed(buf *ringbuf.Buffer) {
-	half := buf.Config().QueueBytes / 2
-	var wg sync.WaitGroup
-	for s, idx := range pl.shard {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var m tap.Meta
-			for k, i := range idx {
-				if k%1024 == 0 {
-					for buf.InFlight() > half {
-						time.Sleep(100 * time.Microsecond)
-					}
-				}
-				m.Seq = uint64(i)
-				buf.Packet(s, &pl.pkts[i], pl.frames[i], &m)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-func (b *bench) writeRate(ctx context.Context) error {
-	dir := filepath.Join(b.cfg.Dir, "write")
-	defer os.RemoveAll(dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	in := filepath.Join(dir, "in.pcap")
-	n := int(b.cfg.WriteBytes / 373) // average frame plus pcap record header
-	f, err := os.Create(in)
-	if err != nil {
-		return err
-	}
-	if err := trafficgen.WritePcap(f, trafficgen.New(trafficgen.Config{Seed: 1}), n); err != nil {
+	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
-		return err
+		return nil, fmt.Errorf("ringbench: cpu profile: %w", err)
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	st, err := os.Stat(in)
-	if err != nil {
-		return err
-	}
-	inBytes := st.Size()
-	b.printf("== Ring buffer write rate (%d packets, %.2f GB pcap, %d shards, indexing on)\n", n, float64(inBytes)/1e9, b.cfg.Shards)
-
-	mib := b.cfg.WriteBytes >> 20
-	ddFile := filepath.Join(dir, "dd.bin")
-	ddTime, err := timed(ctx, "dd", "if=/dev/zero", "of="+ddFile, "bs=1M", fmt.Sprintf("count=%d", mib), "oflag=direct")
-	if err != nil {
-		return err
-	}
-	os.Remove(ddFile)
-	dd := mbps(mib<<20, ddTime)
-	b.printf("%-44s %8.0f MB/s\n", "dd bs=1M oflag=direct", dd)
-
-	tdDir := filepath.Join(dir, "tcpdump")
-	os.MkdirAll(tdDir, 0o755)
-	tdTime, err := timed(ctx, "tcpdump", "-Z", "root", "-r", in, "-w", filepath.Join(tdDir, "out"), "-C", "100", "-W", "10")
-	if err != nil {
-		return err
-	}
-	os.RemoveAll(tdDir)
-	b.printf("%-44s %8.0f MB/s  (%.0f%% of dd)\n", "tcpdump -r in.pcap -w out -C 100 -W 10", mbps(inBytes, tdTime), 100*mbps(inBytes, tdTime)/dd)
-
-	pl, err := Preload(in, b.cfg.Shards)
-	if err != nil {
-		return err
-	}
-	for _, mode := range []string{ringbuf.IODirect, ringbuf.IOBuffered} {
-		rbDir := filepath.Join(dir, "rb-"+mode)
-		os.MkdirAll(rbDir, 0o755)
-		buf, err := ringbuf.OpenBuffer(ringbuf.BufferConfig{IO: mode, QueueBytes: 1 << 30, SegmentBytes: 512 << 20,
-			Devices: []ringbuf.DeviceConfig{{Path: rbDir, MaxBytes: 4 * b.cfg.WriteBytes}}}, b.log)
-		if err != nil {
-			return err
-		}
-		start := time.Now()
-		pl.Feed(buf)
-		if err := buf.Close(); err != nil {
-			return err
-		}
-		d := time.Since(start)
-		stats := buf.Stats()
-		data, _ := dirSize(rbDir, ".pcapng")
-		idx, _ := dirSize(rbDir, ".idx")
-		rate := mbps(data+idx, d)
-		b.printf("%-44s %8.0f MB/s  (%.0f%% of dd; %.0f MB/s of packets, %.2f Mpps; dropped %d)\n",
-			"ring buffer "+mode, rate, 100*rate/dd, mbps(pl.bytes, d), float64(len(pl.pkts))/d.Seconds()/1e6, stats.DroppedPackets)
-		if mode == ringbuf.IODirect {
-			b.printf("%-44s %8.2f %%   (%.1f bytes per packet; data %.2f GB, index %.1f MB)\n", "index size / data size",
-				100*float64(idx)/float64(data), float64(idx)/float64(len(pl.pkts)), float64(data)/1e9, float64(idx)/1e6)
-		}
-		os.RemoveAll(rbDir)
-	}
-	return nil
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // pcapFile is one plain pcap file of the extraction test's copy.

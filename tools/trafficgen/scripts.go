@@ -27,6 +27,8 @@ func (c *conversation) nextTCP(g *Generator, buf []byte) ([]byte, bool) {
 	case s == 2:
 		c.srv.seq++
 		return c.tcp(buf, true, ack, nil, false), false
+	case s < 3+c.steps && c.bulk:
+		return c.nextBulk(g, buf, s-3), false
 	case s < 3+c.steps:
 		fromClient := (s-3)%2 == 0
 		n := 1 + g.rng.IntN(1460)
@@ -62,6 +64,22 @@ func (c *conversation) nextTCP(g *Generator, buf []byte) ([]byte, bool) {
 	default:
 		return c.tcp(buf, true, ack, nil, false), true
 	}
+}
+
+// nextBulk is step k of a bulk transfer's data phase: two server
+// segments, mostly full-size, then the client's acknowledgement.
+func (c *conversation) nextBulk(g *Generator, buf []byte, k int) []byte {
+	if k%3 == 2 {
+		return c.tcp(buf, true, ack, nil, false)
+	}
+	n := 1460
+	if g.rng.IntN(8) == 0 {
+		n = 1 + g.rng.IntN(1460)
+	}
+	data := c.payload(g, false, k == 0, n)
+	frame := c.tcp(buf, false, psh|ack, data, false)
+	c.srv.seq += uint32(len(data))
+	return frame
 }
 
 func (c *conversation) side(fromClient bool) *endpoint {

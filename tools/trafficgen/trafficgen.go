@@ -35,7 +35,18 @@ type Config struct {
 	// Shares of conversations that are VLAN-tagged and IPv6; defaults
 	// 0.15 and 0.2. Use a negative value for none.
 	VLANShare, IPv6Share float64
+	// BulkShare is the share of TCP conversations that are bulk transfers
+	// (the server sends full-size segments, the client acknowledges every
+	// second one): it raises the average frame from about 360 bytes
+	// towards an enterprise link's (EnterpriseBulkShare). Default none.
+	BulkShare float64
 }
+
+// EnterpriseBulkShare is the BulkShare whose mix averages about 800-byte
+// frames, like a typical enterprise link (many full-size data segments and
+// small acknowledgements) rather than the default mix of small
+// request/response exchanges.
+const EnterpriseBulkShare = 0.25
 
 func (c *Config) fillDefaults() {
 	if c.Clients <= 0 {
@@ -137,6 +148,7 @@ type conversation struct {
 	rcode  uint8
 	name   int
 	ending uint8 // 0 FIN, 1 RST
+	bulk   bool  // TCP: a bulk transfer from the server
 	txid   uint16
 }
 
@@ -181,6 +193,11 @@ func (g *Generator) newConversation() conversation {
 		c.steps = 2 + r.IntN(30)
 		if r.IntN(10) == 0 {
 			c.ending = 1
+		}
+		// Draw only when asked for: the default mix stays the same.
+		if g.cfg.BulkShare > 0 && r.Float64() < g.cfg.BulkShare {
+			c.bulk = true
+			c.steps = 40 + r.IntN(400)
 		}
 	case x < 75:
 		c.kind = kindDNS

@@ -2,6 +2,7 @@ package trafficgen
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,5 +64,50 @@ func TestTsharkAgrees(t *testing.T) {
 		if count(filter) == 0 {
 			t.Errorf("no frame matches %q", filter)
 		}
+	}
+}
+
+// TestEnterpriseMix has tshark and capinfos check the enterprise mix: valid
+// checksums, full-size segments, and an average frame of 700 to 900 bytes.
+func TestEnterpriseMix(t *testing.T) {
+	for _, tool := range []string{"tshark", "capinfos"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s missing under CI", tool)
+			}
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "enterprise.pcap")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WritePcap(f, New(Config{Seed: 4, BulkShare: EnterpriseBulkShare}), 20000); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	count := func(filter string) int {
+		out, err := exec.Command("tshark", "-r", p, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
+			"-Y", filter).Output()
+		if err != nil {
+			t.Fatalf("tshark -Y %q: %v", filter, err)
+		}
+		return strings.Count(string(out), "\n")
+	}
+	if n := count("ip.checksum.status==0 || tcp.checksum.status==0"); n != 0 {
+		t.Errorf("%d frames with bad checksums", n)
+	}
+	if n := count("frame.len==1514 && tcp.len==1460"); n == 0 {
+		t.Error("no full-size TCP segment")
+	}
+	out, err := exec.Command("capinfos", "-M", "-z", p).Output()
+	if err != nil {
+		t.Fatalf("capinfos -z: %v", err)
+	}
+	_, avg, _ := strings.Cut(string(out), "Average packet size:")
+	var size float64
+	if _, err := fmt.Sscan(avg, &size); err != nil || size < 700 || size > 900 {
+		t.Errorf("capinfos average packet size = %q; want 700 to 900 bytes", strings.TrimSpace(avg))
 	}
 }

@@ -40,8 +40,8 @@ type Builder struct {
 
 	mu      sync.RWMutex // guards everything below against readers
 	n       uint32
-	ips     map[decode.Addr]int32 // list index
-	tables  [len(domain)][]int32  // list index + 1, by value
+	ips     addrTable            // list index + 1, by address
+	tables  [len(domain)][]int32 // list index + 1, by value
 	lists   []plist
 	blocks  []Block // closed blocks
 	cur     Block   // open block (Count 0: none)
@@ -56,7 +56,7 @@ type Builder struct {
 // NewBuilder starts an empty index; links maps interface ids to link
 // types.
 func NewBuilder(links []decode.LinkType) *Builder {
-	b := &Builder{links: links, ips: make(map[decode.Addr]int32)}
+	b := &Builder{links: links, ips: newAddrTable()}
 	for k, n := range domain {
 		if n > 0 {
 			b.tables[k] = make([]int32, n)
@@ -118,11 +118,11 @@ func (b *Builder) add(e *Entry) {
 	b.lastOff, b.lastTs, b.lastSeq = e.Offset, e.Timestamp, e.Seq
 
 	if e.Flags&entryIP != 0 {
-		b.addIP(e.SrcIP, ord)
-		b.addIP(e.DstIP, ord)
+		b.addIP(&e.SrcIP, ord)
+		b.addIP(&e.DstIP, ord)
 		if e.Flags&entryTunnel != 0 {
-			b.addIP(e.OuterSrc, ord)
-			b.addIP(e.OuterDst, ord)
+			b.addIP(&e.OuterSrc, ord)
+			b.addIP(&e.OuterDst, ord)
 		}
 		b.addNum(filter.TermProto, uint32(e.Proto), ord)
 	}
@@ -144,12 +144,15 @@ func (b *Builder) closeBlock() {
 	}
 }
 
-func (b *Builder) addIP(a decode.Addr, ord uint32) {
-	i, ok := b.ips[a]
-	if !ok {
+func (b *Builder) addIP(a *decode.Addr, ord uint32) {
+	slot, ok := b.ips.find(a)
+	var i int32
+	if ok {
+		i = b.ips.vals[slot] - 1
+	} else {
 		i = int32(len(b.lists))
-		b.lists = append(b.lists, plist{key: key{kind: filter.TermIP, v: a}})
-		b.ips[a] = i
+		b.lists = append(b.lists, plist{key: key{kind: filter.TermIP, v: *a}})
+		b.ips.insert(slot, a, i+1)
 	}
 	b.lists[i].add(ord)
 }
@@ -219,16 +222,16 @@ func (v *View) matching(t filter.Term) []plist {
 	var out []plist
 	if t.Kind == filter.TermIP {
 		if t.Bits == 128 {
-			if i, ok := b.ips[t.Addr]; ok {
-				out = append(out, b.lists[i])
+			if i := b.ips.get(&t.Addr); i != 0 {
+				out = append(out, b.lists[i-1])
 			}
 			return out
 		}
-		for a, i := range b.ips {
-			if filter.InPrefix(a, t.Addr, t.Bits) {
-				out = append(out, b.lists[i])
+		b.ips.each(func(a *decode.Addr, i int32) {
+			if filter.InPrefix(*a, t.Addr, t.Bits) {
+				out = append(out, b.lists[i-1])
 			}
-		}
+		})
 		return out
 	}
 	if int(t.Kind) >= len(b.tables) || b.tables[t.Kind] == nil {

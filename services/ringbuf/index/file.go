@@ -72,6 +72,13 @@ func (b *Builder) Encode(dataLen uint64) []byte {
 	}
 	sort.Slice(order, func(x, y int) bool { return keyLess(b.lists[order[x]].key, b.lists[order[y]].key) })
 	bloom := newBloom(len(b.lists))
+	// Size the large sections up front: growing them by doubling copies
+	// megabytes per segment.
+	listBytes := 0
+	for i := range b.lists {
+		listBytes += 1 + min(len(b.lists[i].buf), int(b.n+7)/8)
+	}
+	sec[secLists] = make([]byte, 0, listBytes)
 	for _, i := range order {
 		l := &b.lists[i]
 		s := keySection[l.key.kind]
@@ -87,7 +94,11 @@ func (b *Builder) Encode(dataLen uint64) []byte {
 	}
 	sec[secBloom] = bloom.encode()
 
-	out := make([]byte, headerLen)
+	total := headerLen
+	for _, s := range sec {
+		total += len(s)
+	}
+	out := make([]byte, headerLen, total)
 	copy(out, magic)
 	binary.LittleEndian.PutUint32(out[4:], version)
 	binary.LittleEndian.PutUint32(out[8:], b.n)

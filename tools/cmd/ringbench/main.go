@@ -4,7 +4,7 @@
 //
 // Synopsis:
 //
-//	ringbench [-dir DIR] [-write-gb 4] [-buffer-gb 20] [-pps 50000] [-no-drop-caches]
+//	ringbench [-dir DIR] [-write-gb 4] [-runs 3] [-mixes default,enterprise] [-buffer-gb 20] [-pps 50000] [-shards 2] [-cpuprofile FILE] [-no-drop-caches]
 package main
 
 import (
@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/multimeter-fw/multimeter/tools/ringbench"
 )
@@ -27,16 +28,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var cfg ringbench.Config
 	dir := fs.String("dir", "", "scratch directory on the file system to measure (default: a new one in $TMPDIR)")
-	writeGB := fs.Float64("write-gb", 4, "size of the write-rate test in GB")
-	bufferGB := fs.Float64("buffer-gb", 20, "ring buffer size of the extraction test in GB")
+	writeGB := fs.Float64("write-gb", 4, "size of the write-rate test in GB, per traffic mix")
+	fs.IntVar(&cfg.Runs, "runs", 3, "write-rate runs per traffic mix (medians are compared)")
+	mixes := fs.String("mixes", "default,enterprise", "traffic mixes of the write-rate test")
+	bufferGB := fs.Float64("buffer-gb", 20, "ring buffer size of the extraction test in GB (negative: skip the extraction test)")
 	fs.Float64Var(&cfg.PPS, "pps", 50000, "packet rate of the generated timeline")
 	fs.IntVar(&cfg.Shards, "shards", 2, "analyzer shards feeding the buffer")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write CPU profiles of the first O_DIRECT write-rate run of each mix to FILE-<mix>.ext")
 	fs.BoolVar(&cfg.NoDropCaches, "no-drop-caches", false, "do not drop the page cache (when not root)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	cfg.WriteBytes, cfg.BufferBytes = int64(*writeGB*(1<<30)), int64(*bufferGB*(1<<30))
 	cfg.Dir = *dir
+	cfg.Mixes = strings.Split(*mixes, ",")
 	if cfg.Dir == "" {
 		d, err := os.MkdirTemp("", "ringbench-")
 		if err != nil {
