@@ -34,10 +34,10 @@ type link struct {
 // slots are first used.
 func New[K Key, V any](capacity int) *Table[K, V] {
 	capacity = min(max(capacity, 1), 1<<31)
-	size := indexSize(capacity)
+	index := make([]uint64, indexSize(capacity))
 	return &Table[K, V]{
-		index: make([]uint64, size),
-		mask:  size - 1,
+		index: index,
+		mask:  startMask(index),
 		keys:  make([]K, capacity),
 		vals:  make([]V, capacity),
 		links: make([]link, capacity),
@@ -49,7 +49,8 @@ func New[K Key, V any](capacity int) *Table[K, V] {
 
 // Clear removes every entry; the counters keep counting.
 func (t *Table[K, V]) Clear() {
-	clear(t.index)
+	clear(t.index[:t.mask+1])
+	t.mask = startMask(t.index)
 	clear(t.keys[:t.fresh])
 	clear(t.vals[:t.fresh])
 	clear(t.links[:t.fresh])
@@ -140,7 +141,21 @@ func (t *Table[K, V]) Upsert(k K, now uint32) (slot uint32, isNew bool) {
 	t.linkHead(slot)
 	t.n++
 	t.inserts++
+	if needsGrowth(t.n, t.mask, t.index) {
+		t.grow()
+	}
 	return slot, true
+}
+
+// grow doubles the part of the index in use and puts every entry back.
+func (t *Table[K, V]) grow() {
+	t.mask = t.mask<<1 | 1
+	clear(t.index[:t.mask+1])
+	for slot := range t.fresh {
+		if t.links[slot].used {
+			place(t.index, t.mask, uint32(t.keys[slot].Hash()>>32), slot)
+		}
+	}
 }
 
 // Touch marks slot active in second now, moving it to the recent end of
