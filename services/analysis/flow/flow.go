@@ -17,7 +17,8 @@
 package flow
 
 import (
-	"bytes"
+	"cmp"
+	"encoding/binary"
 
 	"github.com/multimeter-fw/multimeter/services/analysis/tcp"
 	"github.com/multimeter-fw/multimeter/services/decode"
@@ -66,13 +67,21 @@ func KeyOf(p *decode.Packet, group uint16, withPorts bool) (Key, int) {
 	if withPorts && p.Frag != decode.FragLater && (p.Layers&(decode.LayerTCP|decode.LayerUDP|decode.LayerSCTP) != 0) {
 		k.PortA, k.PortB = p.SrcPort, p.DstPort
 	}
-	c := bytes.Compare(k.A[:], k.B[:])
+	c := compareAddr(&k.A, &k.B)
 	if c > 0 || (c == 0 && k.PortA > k.PortB) {
 		k.A, k.B = k.B, k.A
 		k.PortA, k.PortB = k.PortB, k.PortA
 		return k, 1
 	}
 	return k, 0
+}
+
+// compareAddr orders addresses as bytes.Compare does, a word at a time.
+func compareAddr(a, b *decode.Addr) int {
+	if x, y := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8]); x != y {
+		return cmp.Compare(x, y)
+	}
+	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
 }
 
 // Dir counts what one side sent.
