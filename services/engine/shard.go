@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -57,7 +58,7 @@ type shard struct {
 	ifaceVal *iface.Delta
 
 	// Counters read by Load.
-	busyNs    atomic.Int64
+	busyNs    atomic.Int64 // processing time (see busyClock)
 	packets   atomic.Uint64
 	dropped   atomic.Uint64 // packets of batches the queue had no room for
 	lostDelta atomic.Uint64 // figures that found an accumulator full
@@ -99,6 +100,10 @@ func newShard(pl *pipeline, id int, queueBatches, deltas int) *shard {
 
 // run processes batches until the queue is closed.
 func (s *shard) run() {
+	// One thread per shard, so that its busy time is the thread's CPU time.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	clock := newBusyClock()
 	var tick <-chan time.Time
 	if s.pl.wall {
 		t := time.NewTicker(100 * time.Millisecond)
@@ -113,9 +118,9 @@ func (s *shard) run() {
 				s.finish()
 				return
 			}
-			start := time.Now()
+			clock.start()
 			s.batch(b)
-			s.busyNs.Add(int64(time.Since(start)))
+			s.busyNs.Store(int64(clock.busy()))
 			s.pool <- b
 		case now := <-tick:
 			s.advance(now.Unix())

@@ -31,11 +31,10 @@ func recOrder(a, b rec) int {
 // bucket holds the records of one history step starting at t: while the
 // step is open, as added (recs); once complete, packed (see packed.go).
 type bucket struct {
-	t     int64
-	recs  []rec
-	n     int // complete: records
-	data  []byte
-	marks []mark
+	t    int64
+	recs []rec
+	n    int    // complete: records
+	data []byte // complete: records packed, then their marks
 }
 
 // level is a time-ordered queue of buckets of one step size.

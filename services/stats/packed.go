@@ -15,11 +15,12 @@ import (
 //
 // Every markEvery-th record starts a block whose mark holds its slot,
 // generation and offset, so finding one entity's record is a binary
-// search over the marks and a short scan of one block.
+// search over the marks and a short scan of one block. The marks follow
+// the records in the same slice (one allocation per bucket).
 const markEvery = 32
 
-// mark locates the first record of a block.
-type mark struct{ slot, gen, off uint32 }
+// markBytes is a mark's size: slot, generation, offset, little-endian.
+const markBytes = 12
 
 func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
@@ -29,7 +30,7 @@ func recLen(r *rec, prevSlot uint32) int {
 }
 
 // pack makes b hold the sorted, coalesced records r (which it does not
-// keep), in slices from the store's pools.
+// keep), in a slice from the store's pool.
 func (p *pools) pack(st *Store, b *bucket, r []rec) {
 	size, prev := 0, uint32(0)
 	for i := range r {
@@ -39,23 +40,28 @@ func (p *pools) pack(st *Store, b *bucket, r []rec) {
 		size += recLen(&r[i], prev)
 		prev = r[i].slot
 	}
-	data := p.data.get(st, size)
-	marks := p.marks.get(st, (len(r)+markEvery-1)/markEvery)
+	total := size + (len(r)+markEvery-1)/markEvery*markBytes
+	data := p.data.get(st, total)[:total]
+	off := 0
+	put := func(x uint64) { off += binary.PutUvarint(data[off:], x) }
 	for i := range r {
 		x := &r[i]
 		if i%markEvery == 0 {
-			marks = append(marks, mark{slot: x.slot, gen: x.gen, off: uint32(len(data))})
+			m := data[size+i/markEvery*markBytes:]
+			binary.LittleEndian.PutUint32(m, x.slot)
+			binary.LittleEndian.PutUint32(m[4:], x.gen)
+			binary.LittleEndian.PutUint32(m[8:], uint32(off))
 			prev = x.slot
 		}
-		data = binary.AppendUvarint(data, uint64(x.slot-prev))
-		data = binary.AppendUvarint(data, uint64(x.gen))
-		data = binary.AppendUvarint(data, x.c.RxPackets)
-		data = binary.AppendUvarint(data, x.c.RxBytes)
-		data = binary.AppendUvarint(data, x.c.TxPackets)
-		data = binary.AppendUvarint(data, x.c.TxBytes)
+		put(uint64(x.slot - prev))
+		put(uint64(x.gen))
+		put(x.c.RxPackets)
+		put(x.c.RxBytes)
+		put(x.c.TxPackets)
+		put(x.c.TxBytes)
 		prev = x.slot
 	}
-	b.recs, b.n, b.data, b.marks = nil, len(r), data, marks
+	b.recs, b.n, b.data = nil, len(r), data
 }
 
 // cursor reads packed records in order.
@@ -85,18 +91,27 @@ func (c *cursor) next(r *rec) {
 	r.c.TxBytes = c.uvarint()
 }
 
+func (b *bucket) marks() int { return (b.n + markEvery - 1) / markEvery }
+
+// mark returns the slot and generation of block i's first record and the
+// offset of the block.
+func (b *bucket) mark(i int) (slot, gen uint32, off int) {
+	m := b.data[len(b.data)-(b.marks()-i)*markBytes:]
+	return binary.LittleEndian.Uint32(m), binary.LittleEndian.Uint32(m[4:]), int(binary.LittleEndian.Uint32(m[8:]))
+}
+
 // block returns a cursor at the start of block i.
 func (b *bucket) block(i int) cursor {
-	m := b.marks[i]
-	return cursor{data: b.data, off: int(m.off), slot: m.slot}
+	slot, _, off := b.mark(i)
+	return cursor{data: b.data, off: off, slot: slot}
 }
 
 // find returns the counters of (slot, gen) in a complete bucket.
 func (b *bucket) find(slot, gen uint32) (Counters, bool) {
-	m := b.marks
 	// The last block starting at or before (slot, gen).
-	i := sort.Search(len(m), func(i int) bool {
-		return m[i].slot > slot || (m[i].slot == slot && m[i].gen > gen)
+	i := sort.Search(b.marks(), func(i int) bool {
+		s, g, _ := b.mark(i)
+		return s > slot || (s == slot && g > gen)
 	}) - 1
 	if i < 0 {
 		return Counters{}, false
@@ -118,7 +133,7 @@ func (b *bucket) find(slot, gen uint32) (Counters, bool) {
 // each calls fn with every record of a complete bucket, in order.
 func (b *bucket) each(fn func(r *rec)) {
 	var r rec
-	for i := range b.marks {
+	for i := range b.marks() {
 		c := b.block(i)
 		for range min(markEvery, b.n-i*markEvery) {
 			c.next(&r)

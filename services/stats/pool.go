@@ -77,14 +77,13 @@ func (p *slicePool[T]) trim(st *Store, over func() bool) {
 }
 
 // pools are the store's slice pools: records being merged or folded, and
-// complete buckets' packed records and their marks.
+// complete buckets' packed records.
 type pools struct {
-	recs  slicePool[rec]
-	data  slicePool[byte]
-	marks slicePool[mark]
+	recs slicePool[rec]
+	data slicePool[byte]
 }
 
-func (p *pools) held() int64 { return p.recs.held + p.data.held + p.marks.held }
+func (p *pools) held() int64 { return p.recs.held + p.data.held }
 
 // trim lets the garbage collector have pooled slices beyond a quarter of
 // the budget, and all of them while the budget is exceeded.
@@ -95,7 +94,6 @@ func (p *pools) trim(st *Store) {
 	}
 	p.recs.trim(st, over)
 	p.data.trim(st, over)
-	p.marks.trim(st, over)
 }
 
 // free drops every pooled slice.
@@ -103,12 +101,10 @@ func (p *pools) free(st *Store) {
 	all := func() bool { return true }
 	p.recs.trim(st, all)
 	p.data.trim(st, all)
-	p.marks.trim(st, all)
 }
 
 // putBucket returns a bucket's slices.
 func (p *pools) putBucket(st *Store, b *bucket) {
 	p.recs.put(st, b.recs)
 	p.data.put(st, b.data)
-	p.marks.put(st, b.marks)
 }
