@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -65,14 +66,16 @@ type Report struct {
 	NDPI      Throughput // zero when ndpiReader is missing
 	Memory    Memory
 	Queries   Queries
-	AllocsPer float64 // allocations per packet in steady state
+	AllocsPer float64 // allocations per packet over the measured loops
+	Load      string  // the system's load averages before the run
 }
 
 // Throughput is one analyser's speed on the capture.
 type Throughput struct {
 	Wall, CPU time.Duration
-	// Analyzer is the time our analyzer shards were busy (zero for the
-	// peers): the figure per analyzer core, I/O and store threads apart.
+	// Analyzer is the CPU time of our analyzer shards' threads (zero for
+	// the peers): the figure per analyzer core, I/O and store threads
+	// apart.
 	Analyzer time.Duration
 }
 
@@ -110,7 +113,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Packets: frames.len()}
+	r := &Report{Packets: frames.len(), Load: loadAverage()}
 	if r.Ours, r.AllocsPer, err = offline(ctx, frames, cfg.Shards); err != nil {
 		return nil, err
 	}
@@ -223,6 +226,20 @@ func (m *memSource) Run(ctx context.Context, newHandler func(int) capture.Handle
 		}
 	}
 	return nil
+}
+
+// loadAverage is the first three fields of /proc/loadavg, or "" where
+// there is none.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // cpuTime is the process's user plus system time.
