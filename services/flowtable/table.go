@@ -105,7 +105,11 @@ func (t *Table[K, V]) Find(k K) (uint32, bool) {
 // not there (isNew), and marks it active in second now. A full table first
 // evicts its least recently active entry.
 func (t *Table[K, V]) Upsert(k K, now uint32) (slot uint32, isNew bool) {
-	h := k.Hash()
+	return t.UpsertHash(k, k.Hash(), now)
+}
+
+// UpsertHash is Upsert with k's hash already at hand.
+func (t *Table[K, V]) UpsertHash(k K, h uint64, now uint32) (slot uint32, isNew bool) {
 	tag := uint32(h >> 32)
 	pos := uint64(tag) & t.mask
 	for ; ; pos = (pos + 1) & t.mask {
@@ -156,6 +160,15 @@ func (t *Table[K, V]) grow() {
 			place(t.index, t.mask, uint32(t.keys[slot].Hash()>>32), slot)
 		}
 	}
+}
+
+// Prefetch loads the index bucket where a key with hash h starts its
+// probe, and returns it for the caller to keep (a load whose result is
+// unused may be left out). Loads for many keys in a loop of their own
+// overlap, where a lookup per packet between other work waits for memory
+// each time.
+func (t *Table[K, V]) Prefetch(h uint64) uint64 {
+	return t.index[uint64(uint32(h>>32))&t.mask]
 }
 
 // Touch marks slot active in second now, moving it to the recent end of

@@ -182,8 +182,17 @@ func (t *Tracker) Stats() flowtable.Stats { return t.tab.Stats() }
 // modules; when not (DHCP clients sharing 0.0.0.0, a flow routed between
 // VLANs), the caller counts its L2 figures itself.
 func (t *Tracker) Packet(k Key, side int, p *decode.Packet, sec int64) (f *Flow, l2 bool) {
+	return t.PacketHash(k, k.Hash(), side, p, sec)
+}
+
+// Prefetch starts loading the table's memory for a flow with hash h (see
+// flowtable.Table.Prefetch).
+func (t *Tracker) Prefetch(h uint64) uint64 { return t.tab.Prefetch(h) }
+
+// PacketHash is Packet with k's hash already at hand.
+func (t *Tracker) PacketHash(k Key, h uint64, side int, p *decode.Packet, sec int64) (f *Flow, l2 bool) {
 	t.cur = sec
-	slot, isNew := t.tab.Upsert(k, clampSec(sec))
+	slot, isNew := t.tab.UpsertHash(k, h, clampSec(sec))
 	f = t.tab.Val(slot)
 	if isNew {
 		f.FirstNs = p.Timestamp
