@@ -25,6 +25,7 @@ type Series[K Key, A any] struct {
 	ent []entity // per slot, beside the table's key and attributes
 
 	groups map[uint16]int // entities per group
+	sink   uint64         // keeps Prefetch's loads
 	hist   history
 	pend   pending
 	owners *ownerIndex[K]
@@ -70,8 +71,13 @@ func (s *Series[K, A]) Name() string { return s.name }
 // to update. The pointer is valid until the next Add. Called with the
 // store's write lock held.
 func (s *Series[K, A]) Add(sec int64, k K, c Counters) *A {
+	return s.AddHash(sec, k, k.Hash(), c)
+}
+
+// AddHash is Add with k's hash at hand (from Prefetch).
+func (s *Series[K, A]) AddHash(sec int64, k K, h uint64, c Counters) *A {
 	s.st.maybeYield()
-	slot, isNew := s.tab.Upsert(k, clampSec(sec))
+	slot, isNew := s.tab.UpsertHash(k, h, clampSec(sec))
 	e := &s.ent[slot]
 	if isNew {
 		g := k.GroupID()
@@ -90,6 +96,33 @@ func (s *Series[K, A]) Add(sec int64, k K, c Counters) *A {
 		s.hist.add(sec, slot, e.gen, c)
 	}
 	return s.tab.Val(slot)
+}
+
+// Prefetch starts loading the memory where k's entity is looked up and
+// returns k's hash for AddHash.
+func (s *Series[K, A]) Prefetch(k *K) uint64 {
+	h := (*k).Hash()
+	s.sink += s.tab.Prefetch(h)
+	return h
+}
+
+// prefetchRun is how many keys Prefetched looks up ahead.
+const prefetchRun = 64
+
+// Prefetched calls add(i, hash of key(i)) for i in [0, n), a run of keys at
+// a time: it prefetches the entities of a whole run first, so that their
+// cache misses overlap instead of coming one per add.
+func Prefetched[K Key, A any](s *Series[K, A], n int, key func(i int) *K, add func(i int, h uint64)) {
+	var h [prefetchRun]uint64
+	for start := 0; start < n; start += prefetchRun {
+		m := min(prefetchRun, n-start)
+		for i := range m {
+			h[i] = s.Prefetch(key(start + i))
+		}
+		for i := range m {
+			add(start+i, h[i])
+		}
+	}
 }
 
 // Attr returns the attributes of k without counting anything, or nil when
