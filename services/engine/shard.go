@@ -182,7 +182,7 @@ func (s *shard) lookAhead(b *batch) {
 		a.group = s.groups.match(p)
 		a.hash = 0
 		if s.flows != nil && p.IPVersion != 0 && p.Layers&decode.LayerARP == 0 {
-			a.key, a.side = flow.KeyOf(p, a.group, withPorts)
+			a.side = a.key.Set(p, a.group, withPorts)
 			a.hash = a.key.Hash()
 		}
 	}

@@ -60,20 +60,22 @@ func (k *Key) Port(s int) uint16 {
 	return k.PortB
 }
 
-// KeyOf builds the key of packet p and returns the side that sent it.
+// Set makes k the key of packet p and returns the side that sent it.
 // Without withPorts (L3 analysis) flows are per address pair and protocol.
-func KeyOf(p *decode.Packet, group uint16, withPorts bool) (Key, int) {
-	k := Key{A: p.SrcIP, B: p.DstIP, Proto: p.Proto, Group: group}
+// It writes k in place: a key returned by value is built on the stack and
+// copied, which costs more than the rest of the work.
+func (k *Key) Set(p *decode.Packet, group uint16, withPorts bool) (side int) {
+	var pa, pb uint16
 	if withPorts && p.Frag != decode.FragLater && (p.Layers&(decode.LayerTCP|decode.LayerUDP|decode.LayerSCTP) != 0) {
-		k.PortA, k.PortB = p.SrcPort, p.DstPort
+		pa, pb = p.SrcPort, p.DstPort
 	}
-	c := compareAddr(&k.A, &k.B)
-	if c > 0 || (c == 0 && k.PortA > k.PortB) {
-		k.A, k.B = k.B, k.A
-		k.PortA, k.PortB = k.PortB, k.PortA
-		return k, 1
+	k.Proto, k.Group = p.Proto, group
+	if c := compareAddr(&p.SrcIP, &p.DstIP); c > 0 || (c == 0 && pa > pb) {
+		k.A, k.B, k.PortA, k.PortB = p.DstIP, p.SrcIP, pb, pa
+		return 1
 	}
-	return k, 0
+	k.A, k.B, k.PortA, k.PortB = p.SrcIP, p.DstIP, pa, pb
+	return 0
 }
 
 // compareAddr orders addresses as bytes.Compare does, a word at a time.
