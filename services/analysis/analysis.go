@@ -116,9 +116,9 @@ func (a *Acc[K]) Each(fn func(k *K, c *stats.Counters)) {
 // MergeInto adds every key's counters to series s in second sec. Called
 // with the store's write lock held.
 func MergeInto[K stats.Key, A any](a *Acc[K], sec int64, s *stats.Series[K, A]) {
-	for i := range a.d.Len() {
-		s.Add(sec, *a.d.Key(i), *a.d.Val(i))
-	}
+	stats.Prefetched(s, a.d.Len(), a.d.Key, func(i int, h uint64) {
+		s.AddHash(sec, *a.d.Key(i), h, *a.d.Val(i))
+	})
 }
 
 // IPOwner is the owner hash that lists an IP's relations (peers, ports,

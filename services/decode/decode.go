@@ -72,7 +72,11 @@ const (
 // len(frame). It allocates nothing.
 func Decode(p *Packet, link LinkType, frame []byte) error {
 	ts, orig, port := p.Timestamp, p.OrigLen, p.Port
-	*p = Packet{Timestamp: ts, OrigLen: orig, Port: port, CapLen: uint32(len(frame)), Link: link, TCPWindowScale: -1}
+	// Zero in place, then set: a composite literal with fields is built
+	// on the stack and copied, twice the stores and a stall on each.
+	*p = Packet{}
+	p.Timestamp, p.OrigLen, p.Port = ts, orig, port
+	p.CapLen, p.Link, p.TCPWindowScale = uint32(len(frame)), link, -1
 	if len(frame) > 0xffff {
 		// Offsets are 16 bits; jumbo frames beyond 64 KiB do not occur on
 		// monitor ports, and GRO super-packets are decoded up to this limit.

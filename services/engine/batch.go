@@ -38,10 +38,15 @@ func (b *batch) fits(n int) bool {
 }
 
 func (b *batch) add(p *decode.Packet, frame []byte, seq uint64, bad bool) {
+	b.pkts[b.n] = *p
+	b.addFrame(frame, seq, bad)
+}
+
+// addFrame completes the packet decoded into pkts[n] with its frame.
+func (b *batch) addFrame(frame []byte, seq uint64, bad bool) {
 	i := b.n
 	off := b.offs[i]
 	copy(b.arena[off:], frame)
-	b.pkts[i] = *p
 	b.seqs[i] = seq
 	b.bad[i] = bad
 	b.offs[i+1] = off + uint32(len(frame))

@@ -45,7 +45,6 @@ func floorSec(ns int64) int64 {
 
 // Handle implements capture.Handler.
 func (d *dispatcher) Handle(p *decode.Packet, link decode.LinkType, frame []byte) {
-	err := decode.Decode(p, link, frame)
 	if !d.pl.wall {
 		if sec := floorSec(p.Timestamp); sec > d.sec || !d.started {
 			if d.started {
@@ -54,13 +53,29 @@ func (d *dispatcher) Handle(p *decode.Packet, link decode.LinkType, frame []byte
 			d.sec, d.started = sec, true
 		}
 	}
-	s := d.shardOf(p)
-	b := d.cur[s]
-	if !b.fits(len(frame)) {
-		b = d.send(s)
-	}
 	d.seq++
-	b.add(p, frame, d.seq<<8|uint64(d.worker), err != nil)
+	seq := d.seq<<8 | uint64(d.worker)
+	if d.n == 1 {
+		// One shard: decode straight into its batch, one copy of the
+		// packet fewer.
+		b := d.room(0, len(frame))
+		q := &b.pkts[b.n]
+		q.Timestamp, q.OrigLen, q.Port = p.Timestamp, p.OrigLen, p.Port
+		err := decode.Decode(q, link, frame)
+		b.addFrame(frame, seq, err != nil)
+		return
+	}
+	err := decode.Decode(p, link, frame)
+	s := d.shardOf(p)
+	d.room(s, len(frame)).add(p, frame, seq, err != nil)
+}
+
+// room returns shard s's batch to fill, with room for a frame of n bytes.
+func (d *dispatcher) room(s, n int) *batch {
+	if b := d.cur[s]; b.fits(n) {
+		return b
+	}
+	return d.send(s)
 }
 
 // Flush implements capture.Handler: partly filled batches go out.

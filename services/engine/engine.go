@@ -323,7 +323,7 @@ func (e *Engine) Interfaces() []Interface {
 type Processed struct {
 	Packets uint64        `json:"packets"`
 	Dropped uint64        `json:"dropped"` // not processed due to overload
-	Busy    time.Duration `json:"busy"`    // time the shards spent processing, summed
+	Busy    time.Duration `json:"busy"`    // CPU time the shards spent processing, summed
 }
 
 // Processed returns the totals of every run so far, the current one

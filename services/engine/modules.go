@@ -213,9 +213,7 @@ func (s *Stats) merge(d *delta) {
 	if d.arp != nil {
 		s.ARP.Merge(sec, d.arp)
 		s.ICMP.Merge(sec, d.icmp)
-		for i := range d.flows {
-			s.Conns.Merge(sec, &d.flows[i])
-		}
+		s.Conns.MergeAll(sec, d.flows)
 		s.IP.Merge(sec, d.ip)
 	}
 	if d.ports != nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -52,12 +53,15 @@ type shard struct {
 	// Per-packet counters that need no table: size classes, DSCP and PCP
 	// per group, handed on when the second closes.
 	classes []classCounts
+	// What lookAhead worked out for the packets of the current batch.
+	ahead [batchPackets]ahead
+	sink  uint64 // keeps the prefetching loads
 	// The interface entry of the last packet (most captures have one port).
 	ifaceKey iface.Key
 	ifaceVal *iface.Delta
 
 	// Counters read by Load.
-	busyNs    atomic.Int64
+	busyNs    atomic.Int64 // processing time (see busyClock)
 	packets   atomic.Uint64
 	dropped   atomic.Uint64 // packets of batches the queue had no room for
 	lostDelta atomic.Uint64 // figures that found an accumulator full
@@ -99,6 +103,10 @@ func newShard(pl *pipeline, id int, queueBatches, deltas int) *shard {
 
 // run processes batches until the queue is closed.
 func (s *shard) run() {
+	// One thread per shard, so that its busy time is the thread's CPU time.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	clock := newBusyClock()
 	var tick <-chan time.Time
 	if s.pl.wall {
 		t := time.NewTicker(100 * time.Millisecond)
@@ -113,9 +121,9 @@ func (s *shard) run() {
 				s.finish()
 				return
 			}
-			start := time.Now()
+			clock.start()
 			s.batch(b)
-			s.busyNs.Add(int64(time.Since(start)))
+			s.busyNs.Store(int64(clock.busy()))
 			s.pool <- b
 		case now := <-tick:
 			s.advance(now.Unix())
@@ -145,8 +153,9 @@ func (s *shard) batch(b *batch) {
 	if s.pl.wall {
 		s.advance(time.Now().Unix())
 	}
+	s.lookAhead(b)
 	for i := range b.n {
-		s.packet(&b.pkts[i], b.frame(i), b.seqs[i], b.bad[i])
+		s.packet(&b.pkts[i], b.frame(i), b.seqs[i], b.bad[i], &s.ahead[i])
 	}
 	s.packets.Add(uint64(b.n))
 	if !s.pl.wall {
@@ -154,13 +163,46 @@ func (s *shard) batch(b *batch) {
 	}
 }
 
+// ahead is what a packet's analysis needs that depends on the packet
+// alone: its group and, for IP, its flow key, side and hash.
+type ahead struct {
+	hash  uint64
+	key   flow.Key
+	side  int
+	group uint16
+}
+
+// lookAhead works out the batch's groups and flow keys before the packets
+// are analysed one by one, and starts loading where their flows live:
+// the loads overlap here, where one per packet would wait for memory.
+func (s *shard) lookAhead(b *batch) {
+	withPorts := s.level >= analysis.LevelL4
+	for i := range b.n {
+		p, a := &b.pkts[i], &s.ahead[i]
+		a.group = s.groups.match(p)
+		a.hash = 0
+		if s.flows != nil && p.IPVersion != 0 && p.Layers&decode.LayerARP == 0 {
+			a.side = a.key.Set(p, a.group, withPorts)
+			a.hash = a.key.Hash()
+		}
+	}
+	// A loop of loads alone, so that many are in flight at once.
+	if s.flows != nil {
+		sink := s.sink
+		for i := range b.n {
+			sink += s.flows.Prefetch(s.ahead[i].hash)
+		}
+		s.sink = sink
+	}
+}
+
 // packet analyses one packet and hands it to the sinks.
-func (s *shard) packet(p *decode.Packet, frame []byte, seq uint64, bad bool) {
+func (s *shard) packet(p *decode.Packet, frame []byte, seq uint64, bad bool, a *ahead) {
 	if !s.pl.wall {
 		s.advance(floorSec(p.Timestamp))
 	}
 	d := s.delta
-	group := s.groups.match(p)
+	group := a.group
 	// The meta lives in the shard: handed to sinks by pointer, a local
 	// would escape to the heap for every packet.
 	meta := &s.meta
@@ -187,7 +229,7 @@ func (s *shard) packet(p *decode.Packet, frame []byte, seq uint64, bad bool) {
 		case p.Layers&decode.LayerARP != 0:
 			s.arp.Packet(d.arp, p, group, s.sec)
 		case p.IPVersion != 0:
-			s.ipPacket(p, frame, group, meta)
+			s.ipPacket(p, frame, a, meta)
 		}
 	}
 	s.pl.emit(s.id, p, frame, meta)
@@ -262,13 +304,14 @@ func (s *shard) flushClasses() {
 }
 
 // ipPacket runs the flow-based modules.
-func (s *shard) ipPacket(p *decode.Packet, frame []byte, group uint16, meta *tap.Meta) {
+func (s *shard) ipPacket(p *decode.Packet, frame []byte, a *ahead, meta *tap.Meta) {
 	d := s.delta
+	group := a.group
 	if p.Layers&(decode.LayerICMPv4|decode.LayerICMPv6) != 0 {
 		icmp.Count(d.icmp, p, group)
 	}
-	k, side := flow.KeyOf(p, group, s.level >= analysis.LevelL4)
-	f, l2 := s.flows.Packet(k, side, p, s.sec)
+	k, side := a.key, a.side
+	f, l2 := s.flows.PacketHash(k, a.hash, side, p, s.sec)
 	if !l2 {
 		s.mac.Packet(p, group)
 	}

@@ -14,10 +14,10 @@ type Dense[K Key, V any] struct {
 // NewDense returns an accumulator for at most capacity entries.
 func NewDense[K Key, V any](capacity int) *Dense[K, V] {
 	capacity = max(capacity, 1)
-	size := indexSize(capacity)
+	index := make([]uint64, indexSize(capacity))
 	return &Dense[K, V]{
-		index: make([]uint64, size),
-		mask:  size - 1,
+		index: index,
+		mask:  startMask(index),
 		keys:  make([]K, 0, capacity),
 		vals:  make([]V, 0, capacity),
 	}
@@ -48,7 +48,19 @@ func (d *Dense[K, V]) Upsert(k K) (v *V, isNew bool) {
 	d.keys = append(d.keys, k)
 	var zero V
 	d.vals = append(d.vals, zero)
+	if needsGrowth(len(d.keys), d.mask, d.index) {
+		d.grow()
+	}
 	return &d.vals[i], true
+}
+
+// grow doubles the part of the index in use and puts every entry back.
+func (d *Dense[K, V]) grow() {
+	d.mask = d.mask<<1 | 1
+	clear(d.index[:d.mask+1])
+	for i := range d.keys {
+		place(d.index, d.mask, uint32(d.keys[i].Hash()>>32), uint32(i))
+	}
 }
 
 // Len is the number of entries.
@@ -66,9 +78,10 @@ func (d *Dense[K, V]) Key(i int) *K { return &d.keys[i] }
 // Val returns the i-th value in insertion order.
 func (d *Dense[K, V]) Val(i int) *V { return &d.vals[i] }
 
-// Reset drops every entry.
+// Reset drops every entry. The part of the index in use keeps its size:
+// the next second most likely holds as many entries.
 func (d *Dense[K, V]) Reset() {
-	if len(d.keys) < len(d.index)/32 {
+	if uint64(len(d.keys)) < (d.mask+1)/32 {
 		// Few entries: clear just their buckets. Clearing out of probe
 		// order leaves holes, so search the whole run for each.
 		for i := range d.keys {
@@ -80,7 +93,7 @@ func (d *Dense[K, V]) Reset() {
 			d.index[pos] = 0
 		}
 	} else {
-		clear(d.index)
+		clear(d.index[:d.mask+1])
 	}
 	d.keys = d.keys[:0]
 	d.vals = d.vals[:0]

@@ -73,3 +73,29 @@ func indexSize(capacity int) uint64 {
 	}
 	return n
 }
+
+// minIndex is the smallest part of an index in use. An index is allocated
+// for a table's capacity, but lookups only probe its first part, sized
+// for the entries held (at most half full) and doubled as they grow: a
+// table with few entries then stays in the caches, where a lookup at a
+// random place of a capacity-sized index would miss them every time.
+const minIndex = 1 << 10
+
+// startMask is the mask of the part of index used when empty.
+func startMask(index []uint64) uint64 { return uint64(min(len(index), minIndex)) - 1 }
+
+// needsGrowth reports whether an index part of mask+1 buckets holding n
+// entries should double (it may, while smaller than the index).
+func needsGrowth(n int, mask uint64, index []uint64) bool {
+	return uint64(n)*2 > mask+1 && mask+1 < uint64(len(index))
+}
+
+// place puts a bucket for (tag, slot) in the first free bucket of its
+// probe run.
+func place(index []uint64, mask uint64, tag, slot uint32) {
+	pos := uint64(tag) & mask
+	for index[pos] != 0 {
+		pos = (pos + 1) & mask
+	}
+	index[pos] = bucketOf(tag, slot)
+}

@@ -91,6 +91,50 @@ func TestTableAgainstMap(t *testing.T) {
 	}
 }
 
+// TestTableGrowsIndex fills a table far beyond the part of the index it
+// starts with, deletes, clears and fills it again.
+func TestTableGrowsIndex(t *testing.T) {
+	tab := New[k64, int](50000)
+	model := map[k64]int{}
+	for round := range 2 {
+		for i := range 40000 {
+			k := k64(i * 7919)
+			s, _ := tab.Upsert(k, uint32(i/1000))
+			*tab.Val(s) = i + round
+			model[k] = i + round
+			if i%3 == 0 {
+				s, _ := tab.Find(k64((i / 2) * 7919))
+				tab.Delete(s)
+				delete(model, k64((i/2)*7919))
+			}
+		}
+		checkTable(t, tab, model)
+		tab.Clear()
+		clear(model)
+		checkTable(t, tab, model)
+	}
+}
+
+func TestDenseGrowsIndex(t *testing.T) {
+	d := NewDense[k64, int](30000)
+	for round := range 3 {
+		n := 30000 / (round + 1)
+		for i := range n {
+			v, _ := d.Upsert(k64(i))
+			*v = i
+		}
+		for i := range n {
+			if v, isNew := d.Upsert(k64(i)); isNew || *v != i {
+				t.Fatalf("round %d: Upsert(%d) = %d, new %v; want %d, not new", round, i, *v, isNew, i)
+			}
+		}
+		if d.Len() != n {
+			t.Fatalf("round %d: Len() = %d; want %d", round, d.Len(), n)
+		}
+		d.Reset()
+	}
+}
+
 func TestTableEvictsOldestInactive(t *testing.T) {
 	tab := New[k64, int](3)
 	var evicted []k64

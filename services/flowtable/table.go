@@ -34,10 +34,10 @@ type link struct {
 // slots are first used.
 func New[K Key, V any](capacity int) *Table[K, V] {
 	capacity = min(max(capacity, 1), 1<<31)
-	size := indexSize(capacity)
+	index := make([]uint64, indexSize(capacity))
 	return &Table[K, V]{
-		index: make([]uint64, size),
-		mask:  size - 1,
+		index: index,
+		mask:  startMask(index),
 		keys:  make([]K, capacity),
 		vals:  make([]V, capacity),
 		links: make([]link, capacity),
@@ -49,7 +49,8 @@ func New[K Key, V any](capacity int) *Table[K, V] {
 
 // Clear removes every entry; the counters keep counting.
 func (t *Table[K, V]) Clear() {
-	clear(t.index)
+	clear(t.index[:t.mask+1])
+	t.mask = startMask(t.index)
 	clear(t.keys[:t.fresh])
 	clear(t.vals[:t.fresh])
 	clear(t.links[:t.fresh])
@@ -104,7 +105,11 @@ func (t *Table[K, V]) Find(k K) (uint32, bool) {
 // not there (isNew), and marks it active in second now. A full table first
 // evicts its least recently active entry.
 func (t *Table[K, V]) Upsert(k K, now uint32) (slot uint32, isNew bool) {
-	h := k.Hash()
+	return t.UpsertHash(k, k.Hash(), now)
+}
+
+// UpsertHash is Upsert with k's hash already at hand.
+func (t *Table[K, V]) UpsertHash(k K, h uint64, now uint32) (slot uint32, isNew bool) {
 	tag := uint32(h >> 32)
 	pos := uint64(tag) & t.mask
 	for ; ; pos = (pos + 1) & t.mask {
@@ -140,7 +145,30 @@ func (t *Table[K, V]) Upsert(k K, now uint32) (slot uint32, isNew bool) {
 	t.linkHead(slot)
 	t.n++
 	t.inserts++
+	if needsGrowth(t.n, t.mask, t.index) {
+		t.grow()
+	}
 	return slot, true
+}
+
+// grow doubles the part of the index in use and puts every entry back.
+func (t *Table[K, V]) grow() {
+	t.mask = t.mask<<1 | 1
+	clear(t.index[:t.mask+1])
+	for slot := range t.fresh {
+		if t.links[slot].used {
+			place(t.index, t.mask, uint32(t.keys[slot].Hash()>>32), slot)
+		}
+	}
+}
+
+// Prefetch loads the index bucket where a key with hash h starts its
+// probe, and returns it for the caller to keep (a load whose result is
+// unused may be left out). Loads for many keys in a loop of their own
+// overlap, where a lookup per packet between other work waits for memory
+// each time.
+func (t *Table[K, V]) Prefetch(h uint64) uint64 {
+	return t.index[uint64(uint32(h>>32))&t.mask]
 }
 
 // Touch marks slot active in second now, moving it to the recent end of

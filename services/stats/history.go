@@ -1,7 +1,6 @@
 package stats
 
 import (
-	"math/bits"
 	"slices"
 	"sort"
 )
@@ -12,8 +11,6 @@ type rec struct {
 	slot, gen uint32
 	c         Counters
 }
-
-const recBytes = 40
 
 func recOrder(a, b rec) int {
 	switch {
@@ -31,23 +28,13 @@ func recOrder(a, b rec) int {
 	return 0
 }
 
-// bucket holds the records of one history step starting at t, sorted by
-// (slot, gen) once complete.
+// bucket holds the records of one history step starting at t: while the
+// step is open, as added (recs); once complete, packed (see packed.go).
 type bucket struct {
 	t    int64
 	recs []rec
-}
-
-// find returns the counters of (slot, gen) in a sorted bucket.
-func (b *bucket) find(slot, gen uint32) (Counters, bool) {
-	r := b.recs
-	i := sort.Search(len(r), func(i int) bool {
-		return r[i].slot > slot || (r[i].slot == slot && r[i].gen >= gen)
-	})
-	if i < len(r) && r[i].slot == slot && r[i].gen == gen {
-		return r[i].c, true
-	}
-	return Counters{}, false
+	n    int    // complete: records
+	data []byte // complete: records packed, then their marks
 }
 
 // level is a time-ordered queue of buckets of one step size.
@@ -114,7 +101,7 @@ func newHistory(st *Store) history {
 func (h *history) add(sec int64, slot, gen uint32, c Counters) {
 	b := h.openBucket(sec)
 	if len(b.recs) == cap(b.recs) {
-		b.recs = h.st.pool.grow(h.st, b.recs)
+		b.recs = h.st.pool.recs.grow(h.st, b.recs)
 	}
 	b.recs = append(b.recs, rec{slot: slot, gen: gen, c: c})
 }
@@ -137,9 +124,9 @@ func (h *history) openBucket(sec int64) *bucket {
 // part), then applied under it in a few pointer moves.
 type pending struct {
 	closed int      // open buckets completed (the first ones)
-	ready  []bucket // their sorted records, for level 0
+	ready  []bucket // their records packed, for level 0
 	folds  []fold
-	spent  [][]rec // record slices to recycle once applied
+	spent  []bucket // buckets whose slices to recycle once applied
 }
 
 // fold moves the first n buckets of a level into one bucket of the next
@@ -156,16 +143,15 @@ type fold struct {
 // and readers never look at open buckets, so this runs without the lock.
 func (h *history) prepare(sec int64, p *pending) {
 	p.closed, p.ready, p.folds, p.spent = 0, p.ready[:0], p.folds[:0], p.spent[:0]
+	pool := &h.st.pool
 	for p.closed < len(h.open) && h.open[p.closed].t <= sec {
 		b := h.open[p.closed]
 		p.closed++
+		p.spent = append(p.spent, bucket{recs: b.recs})
 		if len(b.recs) == 0 {
-			if b.recs != nil {
-				p.spent = append(p.spent, b.recs)
-			}
 			continue
 		}
-		b.recs = coalesce(h.sortRecs(b.recs))
+		pool.pack(h.st, &b, coalesce(h.sortRecs(b.recs)))
 		p.ready = append(p.ready, b)
 	}
 	// Age each level as it will be: a level's buckets older than its keep
@@ -187,7 +173,7 @@ func (h *history) prepare(sec int64, p *pending) {
 		if i+1 == len(h.levels) {
 			n := 0
 			for n < size && at(n).t <= cut {
-				p.spent = append(p.spent, at(n).recs)
+				p.spent = append(p.spent, *at(n))
 				n++
 			}
 			if n > 0 {
@@ -203,15 +189,18 @@ func (h *history) prepare(sec int64, p *pending) {
 			}
 			k, total := n, 0
 			for k < size && at(k).t < w+step {
-				total += len(at(k).recs)
+				total += at(k).n
 				k++
 			}
-			out := h.st.pool.get(h.st, total)
+			recs := pool.recs.get(h.st, total)
 			for j := n; j < k; j++ {
-				out = append(out, at(j).recs...)
-				p.spent = append(p.spent, at(j).recs)
+				recs = at(j).unpack(recs)
+				p.spent = append(p.spent, *at(j))
 			}
-			p.folds = append(p.folds, fold{level: i, n: k - n, out: bucket{t: w, recs: coalesce(h.sortRecs(out))}})
+			out := bucket{t: w}
+			pool.pack(h.st, &out, coalesce(h.sortRecs(recs)))
+			pool.recs.put(h.st, recs)
+			p.folds = append(p.folds, fold{level: i, n: k - n, out: out})
 			n = k
 		}
 	}
@@ -236,8 +225,8 @@ func (h *history) apply(p *pending) {
 
 // recycle returns the record slices the applied work no longer uses.
 func (h *history) recycle(p *pending) {
-	for _, r := range p.spent {
-		h.st.pool.put(h.st, r)
+	for i := range p.spent {
+		h.st.pool.putBucket(h.st, &p.spent[i])
 	}
 	p.spent = p.spent[:0]
 }
@@ -267,7 +256,7 @@ func (h *history) sortRecs(r []rec) []rec {
 		slices.SortStableFunc(r, recOrder)
 		return r
 	}
-	tmp := h.st.pool.get(h.st, len(r))[:len(r)]
+	tmp := h.st.pool.recs.get(h.st, len(r))[:len(r)]
 	count := &h.st.radix
 	src, dst := r, tmp
 	for shift := uint(0); shift < 32; shift += 16 {
@@ -288,7 +277,7 @@ func (h *history) sortRecs(r []rec) []rec {
 		src, dst = dst, src
 	}
 	// Two passes: the sorted records are back in r.
-	h.st.pool.put(h.st, tmp)
+	h.st.pool.recs.put(h.st, tmp)
 	return r
 }
 
@@ -308,7 +297,7 @@ func (h *history) dropOldest(t int64) {
 		l := &h.levels[i]
 		for len(l.live()) > 0 && l.live()[0].t <= t {
 			b := l.popFront()
-			h.st.pool.put(h.st, b.recs)
+			h.st.pool.putBucket(h.st, &b)
 		}
 	}
 }
@@ -318,11 +307,11 @@ func (h *history) reset() {
 		l := &h.levels[i]
 		for len(l.live()) > 0 {
 			b := l.popFront()
-			h.st.pool.put(h.st, b.recs)
+			h.st.pool.putBucket(h.st, &b)
 		}
 	}
-	for _, b := range h.open {
-		h.st.pool.put(h.st, b.recs)
+	for i := range h.open {
+		h.st.pool.putBucket(h.st, &h.open[i])
 	}
 	h.open = h.open[:0]
 }
@@ -334,7 +323,7 @@ func (h *history) records() int {
 	}
 	for i := range h.levels {
 		for _, b := range h.levels[i].live() {
-			n += len(b.recs)
+			n += b.n
 		}
 	}
 	return n
@@ -367,83 +356,6 @@ func (h *history) coarsestStep(from, to int64) int64 {
 		}
 	}
 	return step
-}
-
-// recPool recycles record slices by power-of-two capacity so the merge
-// goroutine stops allocating once history has reached its steady size.
-type recPool struct {
-	classes [32][][]rec
-	held    int64 // bytes in the pool
-}
-
-func class(n int) int {
-	if n <= 64 {
-		return 6
-	}
-	return bits.Len(uint(n - 1))
-}
-
-// get returns an empty slice with room for n records.
-func (p *recPool) get(st *Store, n int) []rec {
-	c := class(n)
-	if l := p.classes[c]; len(l) > 0 {
-		s := l[len(l)-1]
-		p.classes[c] = l[:len(l)-1]
-		p.held -= int64(cap(s)) * recBytes
-		return s[:0]
-	}
-	st.histBytes.Add(int64(1<<c) * recBytes)
-	return make([]rec, 0, 1<<c)
-}
-
-// put returns s to the pool.
-func (p *recPool) put(st *Store, s []rec) {
-	if cap(s) == 0 {
-		return
-	}
-	c := class(cap(s))
-	if 1<<c != cap(s) {
-		// Not from the pool (never happens): forget it.
-		st.histBytes.Add(-int64(cap(s)) * recBytes)
-		return
-	}
-	p.classes[c] = append(p.classes[c], s[:0])
-	p.held += int64(cap(s)) * recBytes
-}
-
-// grow returns s with twice the room.
-func (p *recPool) grow(st *Store, s []rec) []rec {
-	n := p.get(st, max(2*cap(s), 64))
-	n = append(n, s...)
-	p.put(st, s)
-	return n
-}
-
-// trim lets the garbage collector have pooled slices beyond a quarter of
-// the budget, and all of them while the budget is exceeded.
-func (p *recPool) trim(st *Store) {
-	over := func() bool {
-		return p.held > st.cfg.HistoryBytes/4 || (p.held > 0 && st.histBytes.Load() > st.cfg.HistoryBytes)
-	}
-	for c := len(p.classes) - 1; c >= 0; c-- {
-		for len(p.classes[c]) > 0 && over() {
-			l := p.classes[c]
-			p.classes[c] = l[:len(l)-1]
-			b := int64(1<<c) * recBytes
-			p.held -= b
-			st.histBytes.Add(-b)
-		}
-	}
-}
-
-// free drops every pooled slice.
-func (p *recPool) free(st *Store) {
-	for c := range p.classes {
-		n := int64(len(p.classes[c])) * int64(1<<c) * recBytes
-		p.held -= n
-		st.histBytes.Add(-n)
-		p.classes[c] = nil
-	}
 }
 
 func mod(a, b int64) int64 {

@@ -117,8 +117,8 @@ func (s *Series[K, A]) entity(slot uint32, q Query, sp span) Entity[K, A] {
 }
 
 func (s *Series[K, A]) figures(slot uint32, q Query, sp span) Figures {
-	f := Figures{AllTime: s.all[slot], FirstSeen: s.first[slot], LastSeen: s.last[slot]}
-	gen := s.gen[slot]
+	f := Figures{AllTime: s.ent[slot].all, FirstSeen: s.ent[slot].first, LastSeen: s.ent[slot].last}
+	gen := s.ent[slot].gen
 	f.LastSecond = s.lastSecond(slot)
 	if sp.selected {
 		f.Interval = s.sum(slot, sp.from, sp.to)
@@ -168,17 +168,17 @@ func (s *Series[K, A]) step(q Query, from, to int64) int64 {
 func (s *Series[K, A]) lastSecond(slot uint32) Counters {
 	l := &s.hist.levels[0]
 	b := l.last(s.st.now)
-	if b == nil || s.last[slot] < s.st.now {
+	if b == nil || s.ent[slot].last < s.st.now {
 		return Counters{}
 	}
-	c, _ := b.find(slot, s.gen[slot])
+	c, _ := b.find(slot, s.ent[slot].gen)
 	return c
 }
 
 // sum adds slot's counters of the buckets starting in [from, to).
 func (s *Series[K, A]) sum(slot uint32, from, to int64) Counters {
 	var sum Counters
-	gen, first, last := s.gen[slot], s.first[slot], s.last[slot]
+	gen, first, last := s.ent[slot].gen, s.ent[slot].first, s.ent[slot].last
 	s.hist.each(from, to, func(b *bucket, step int64) {
 		if b.t > last || b.t+step <= first || b.t > s.st.now {
 			return
@@ -302,7 +302,7 @@ func (s *Series[K, A]) List(lq ListQuery, filter Filter[K, A]) ([]Entity[K, A], 
 	}
 	total := 0
 	for slot := range uint32(s.tab.Slots()) {
-		if !s.tab.Used(slot) || s.grp[slot] != lq.Group {
+		if !s.tab.Used(slot) || s.ent[slot].grp != lq.Group {
 			continue
 		}
 		if filter != nil && !filter(s.tab.Key(slot), s.tab.Val(slot)) {
@@ -321,13 +321,13 @@ func (s *Series[K, A]) topActive(v *valuer[K, A], top *topK, lq ListQuery, sp sp
 	d := *v.dense
 	ranked := 0
 	for _, slot := range v.nonZero {
-		if s.tab.Used(slot) && s.grp[slot] == lq.Group {
+		if s.tab.Used(slot) && s.ent[slot].grp == lq.Group {
 			top.offer(d[slot], slot)
 			ranked++
 		}
 	}
 	for slot := uint32(0); ranked < top.keep && int(slot) < s.tab.Slots(); slot++ {
-		if s.tab.Used(slot) && s.grp[slot] == lq.Group && d[slot] == 0 {
+		if s.tab.Used(slot) && s.ent[slot].grp == lq.Group && d[slot] == 0 {
 			top.offer(0, slot)
 			ranked++
 		}
@@ -358,7 +358,7 @@ func (s *Series[K, A]) ListOwned(owner uint64, lq ListQuery, filter Filter[K, A]
 	total := 0
 	s.owners.each(owner, func(slot uint32) {
 		k := s.tab.Key(slot)
-		if s.grp[slot] != lq.Group || (filter != nil && !filter(k, s.tab.Val(slot))) {
+		if s.ent[slot].grp != lq.Group || (filter != nil && !filter(k, s.tab.Val(slot))) {
 			return
 		}
 		total++
@@ -390,7 +390,7 @@ func (s *Series[K, A]) EachOwned(owner uint64, g uint16, q Query, fn func(e *Ent
 	sp := s.st.resolve(q)
 	q.SkipHistory = true
 	s.owners.each(owner, func(slot uint32) {
-		if s.grp[slot] == g {
+		if s.ent[slot].grp == g {
 			e := s.entity(slot, q, sp)
 			fn(&e)
 		}
@@ -437,7 +437,7 @@ func (s *Series[K, A]) valuer(key SortKey, sp span, n int) *valuer[K, A] {
 	from, to := s.rangeFor(key, sp)
 	s.hist.each(from, to, func(b *bucket, _ int64) {
 		buckets++
-		recs += len(b.recs)
+		recs += b.n
 	})
 	if n >= 0 && n*buckets*8 < recs {
 		v.mode = 2
@@ -460,16 +460,16 @@ func (s *Series[K, A]) valuer(key SortKey, sp span, n int) *valuer[K, A] {
 		if b.t > s.st.now {
 			return
 		}
-		for _, r := range b.recs {
-			if r.gen != s.gen[r.slot] {
-				continue
+		b.each(func(r *rec) {
+			if r.gen != s.ent[r.slot].gen {
+				return
 			}
 			m := key.metric(r.c)
 			if m != 0 && d[r.slot] == 0 {
 				v.nonZero = append(v.nonZero, r.slot)
 			}
 			d[r.slot] += m
-		}
+		})
 	})
 	return v
 }
@@ -487,11 +487,11 @@ func (v *valuer[K, A]) value(slot uint32) uint64 {
 	case v.key == SortNone:
 		return 0
 	case v.key == SortFirstSeen:
-		return uint64(s.first[slot])
+		return uint64(s.ent[slot].first)
 	case v.key == SortLastSeen:
-		return uint64(s.last[slot])
+		return uint64(s.ent[slot].last)
 	case v.mode == 0:
-		return v.key.metric(s.all[slot])
+		return v.key.metric(s.ent[slot].all)
 	case v.mode == 1:
 		return (*v.dense)[slot]
 	}
@@ -506,7 +506,7 @@ func (v *valuer[K, A]) swapped(slot uint32) uint64 {
 	case v.key == SortNone || v.key.isTime() || !v.key.directional():
 		return v.value(slot)
 	case v.mode == 0:
-		return v.key.metric(s.all[slot].Swap())
+		return v.key.metric(s.ent[slot].all.Swap())
 	}
 	from, to := s.rangeFor(v.key, v.sp)
 	return v.key.metric(s.sum(slot, from, to).Swap())

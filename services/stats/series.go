@@ -22,16 +22,22 @@ type Series[K Key, A any] struct {
 	name string
 	tab  *flowtable.Table[K, A]
 
-	gen   []uint32 // per slot: which occupant (history records carry it)
-	grp   []uint16
-	first []int64
-	last  []int64
-	all   []Counters
+	ent []entity // per slot, beside the table's key and attributes
 
 	groups map[uint16]int // entities per group
+	sink   uint64         // keeps Prefetch's loads
 	hist   history
 	pend   pending
 	owners *ownerIndex[K]
+}
+
+// entity is what a series keeps per slot besides key and attributes, in
+// one place: merging a second touches all of it.
+type entity struct {
+	first, last int64 // seconds
+	all         Counters
+	gen         uint32 // which occupant of the slot (history records carry it)
+	grp         uint16
 }
 
 // NewSeries adds a series of at most capacity entities to st.
@@ -41,11 +47,7 @@ func NewSeries[K Key, A any](st *Store, name string, capacity int) *Series[K, A]
 		st:     st,
 		name:   name,
 		tab:    flowtable.New[K, A](capacity),
-		gen:    make([]uint32, capacity),
-		grp:    make([]uint16, capacity),
-		first:  make([]int64, capacity),
-		last:   make([]int64, capacity),
-		all:    make([]Counters, capacity),
+		ent:    make([]entity, capacity),
 		groups: map[uint16]int{},
 		hist:   newHistory(st),
 	}
@@ -69,15 +71,17 @@ func (s *Series[K, A]) Name() string { return s.name }
 // to update. The pointer is valid until the next Add. Called with the
 // store's write lock held.
 func (s *Series[K, A]) Add(sec int64, k K, c Counters) *A {
+	return s.AddHash(sec, k, k.Hash(), c)
+}
+
+// AddHash is Add with k's hash at hand (from Prefetch).
+func (s *Series[K, A]) AddHash(sec int64, k K, h uint64, c Counters) *A {
 	s.st.maybeYield()
-	slot, isNew := s.tab.Upsert(k, clampSec(sec))
+	slot, isNew := s.tab.UpsertHash(k, h, clampSec(sec))
+	e := &s.ent[slot]
 	if isNew {
-		s.gen[slot]++
-		s.first[slot] = sec
-		s.last[slot] = sec
-		s.all[slot] = Counters{}
 		g := k.GroupID()
-		s.grp[slot] = g
+		*e = entity{first: sec, last: sec, gen: e.gen + 1, grp: g}
 		s.groups[g]++
 		if s.owners != nil {
 			s.owners.link(slot)
@@ -85,13 +89,40 @@ func (s *Series[K, A]) Add(sec int64, k K, c Counters) *A {
 	}
 	// Shards may be a few seconds apart: an entity's data can arrive out
 	// of order within the open seconds.
-	s.first[slot] = min(s.first[slot], sec)
-	s.last[slot] = max(s.last[slot], sec)
-	s.all[slot].Add(c)
+	e.first = min(e.first, sec)
+	e.last = max(e.last, sec)
+	e.all.Add(c)
 	if !c.IsZero() {
-		s.hist.add(sec, slot, s.gen[slot], c)
+		s.hist.add(sec, slot, e.gen, c)
 	}
 	return s.tab.Val(slot)
+}
+
+// Prefetch starts loading the memory where k's entity is looked up and
+// returns k's hash for AddHash.
+func (s *Series[K, A]) Prefetch(k *K) uint64 {
+	h := (*k).Hash()
+	s.sink += s.tab.Prefetch(h)
+	return h
+}
+
+// prefetchRun is how many keys Prefetched looks up ahead.
+const prefetchRun = 64
+
+// Prefetched calls add(i, hash of key(i)) for i in [0, n), a run of keys at
+// a time: it prefetches the entities of a whole run first, so that their
+// cache misses overlap instead of coming one per add.
+func Prefetched[K Key, A any](s *Series[K, A], n int, key func(i int) *K, add func(i int, h uint64)) {
+	var h [prefetchRun]uint64
+	for start := 0; start < n; start += prefetchRun {
+		m := min(prefetchRun, n-start)
+		for i := range m {
+			h[i] = s.Prefetch(key(start + i))
+		}
+		for i := range m {
+			add(start+i, h[i])
+		}
+	}
 }
 
 // Attr returns the attributes of k without counting anything, or nil when
@@ -116,7 +147,7 @@ func clampSec(sec int64) uint32 {
 }
 
 func (s *Series[K, A]) evicted(slot uint32, k *K, _ *A) {
-	s.groups[s.grp[slot]]--
+	s.groups[s.ent[slot].grp]--
 	if s.owners != nil {
 		s.owners.unlink(slot)
 	}
@@ -143,7 +174,7 @@ func (s *Series[K, A]) stats() TableStats {
 	ts := s.tab.Stats()
 	var k K
 	var a A
-	per := int64(unsafe.Sizeof(k)+unsafe.Sizeof(a)) + 4 + 2 + 8 + 8 + 32 + 16 + 16 // key, attr, gen, group, first, last, counters, links, index
+	per := int64(unsafe.Sizeof(k)+unsafe.Sizeof(a)+unsafe.Sizeof(entity{})) + 16 + 16 // key, attr, entity, links, index
 	if s.owners != nil {
 		per += 16 + 2*32
 	}

@@ -152,7 +152,7 @@ type Store struct {
 	mu     sync.RWMutex
 	cfg    Config
 	series []seriesHistory
-	pool   recPool
+	pool   pools
 
 	now     int64 // last complete second; 0 before the first
 	first   int64 // first second ever completed

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -65,14 +66,16 @@ type Report struct {
 	NDPI      Throughput // zero when ndpiReader is missing
 	Memory    Memory
 	Queries   Queries
-	AllocsPer float64 // allocations per packet in steady state
+	AllocsPer float64 // allocations per packet over the measured loops
+	Load      string  // the system's load averages before the run
 }
 
 // Throughput is one analyser's speed on the capture.
 type Throughput struct {
 	Wall, CPU time.Duration
-	// Analyzer is the time our analyzer shards were busy (zero for the
-	// peers): the figure per analyzer core, I/O and store threads apart.
+	// Analyzer is the CPU time of our analyzer shards' threads (zero for
+	// the peers): the figure per analyzer core, I/O and store threads
+	// apart.
 	Analyzer time.Duration
 }
 
@@ -110,7 +113,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Packets: len(frames.data)}
+	r := &Report{Packets: frames.len(), Load: loadAverage()}
 	if r.Ours, r.AllocsPer, err = offline(ctx, frames, cfg.Shards); err != nil {
 		return nil, err
 	}
@@ -137,11 +140,24 @@ func writeMix(path string, n int) error {
 }
 
 // frames is a capture held in memory, so the measurement is analysis,
-// not disk or pcap parsing.
+// not disk or pcap parsing. The frames sit back to back in one buffer: a
+// slice per frame would give the garbage collector millions of pointers
+// to scan whenever the engine's history allocates.
 type frames struct {
-	data [][]byte
+	buf  []byte
+	ends []int // frame i is buf[ends[i-1]:ends[i]]
 	ts   []int64
 	span int64
+}
+
+func (f *frames) len() int { return len(f.ts) }
+
+func (f *frames) frame(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = f.ends[i-1]
+	}
+	return f.buf[start:f.ends[i]]
 }
 
 func load(path string) (*frames, error) {
@@ -164,7 +180,8 @@ func load(path string) (*frames, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", path, err)
 		}
-		fr.data = append(fr.data, append([]byte(nil), b...))
+		fr.buf = append(fr.buf, b...)
+		fr.ends = append(fr.ends, len(fr.buf))
 		fr.ts = append(fr.ts, p.Timestamp)
 	}
 	if len(fr.ts) == 0 {
@@ -200,7 +217,8 @@ func (m *memSource) Run(ctx context.Context, newHandler func(int) capture.Handle
 			m.mark()
 		}
 		off := int64(loop) * m.f.span
-		for i, b := range m.f.data {
+		for i := range m.f.len() {
+			b := m.f.frame(i)
 			p.Timestamp = m.f.ts[i] + off
 			p.OrigLen = uint32(len(b))
 			p.Port = 0
@@ -208,6 +226,20 @@ func (m *memSource) Run(ctx context.Context, newHandler func(int) capture.Handle
 		}
 	}
 	return nil
+}
+
+// loadAverage is the first three fields of /proc/loadavg, or "" where
+// there is none.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // cpuTime is the process's user plus system time.
@@ -248,5 +280,5 @@ func offline(ctx context.Context, f *frames, shards int) (Throughput, float64, e
 		Analyzer: (e.Processed().Busy - busy0.Busy) / measuredLoops,
 	}
 	runtime.ReadMemStats(&m1)
-	return t, float64(m1.Mallocs-m0.Mallocs) / float64(measuredLoops*len(f.data)), nil
+	return t, float64(m1.Mallocs-m0.Mallocs) / float64(measuredLoops*f.len()), nil
 }

@@ -17,7 +17,8 @@
 package flow
 
 import (
-	"bytes"
+	"cmp"
+	"encoding/binary"
 
 	"github.com/multimeter-fw/multimeter/services/analysis/tcp"
 	"github.com/multimeter-fw/multimeter/services/decode"
@@ -59,20 +60,30 @@ func (k *Key) Port(s int) uint16 {
 	return k.PortB
 }
 
-// KeyOf builds the key of packet p and returns the side that sent it.
+// Set makes k the key of packet p and returns the side that sent it.
 // Without withPorts (L3 analysis) flows are per address pair and protocol.
-func KeyOf(p *decode.Packet, group uint16, withPorts bool) (Key, int) {
-	k := Key{A: p.SrcIP, B: p.DstIP, Proto: p.Proto, Group: group}
+// It writes k in place: a key returned by value is built on the stack and
+// copied, which costs more than the rest of the work.
+func (k *Key) Set(p *decode.Packet, group uint16, withPorts bool) (side int) {
+	var pa, pb uint16
 	if withPorts && p.Frag != decode.FragLater && (p.Layers&(decode.LayerTCP|decode.LayerUDP|decode.LayerSCTP) != 0) {
-		k.PortA, k.PortB = p.SrcPort, p.DstPort
+		pa, pb = p.SrcPort, p.DstPort
 	}
-	c := bytes.Compare(k.A[:], k.B[:])
-	if c > 0 || (c == 0 && k.PortA > k.PortB) {
-		k.A, k.B = k.B, k.A
-		k.PortA, k.PortB = k.PortB, k.PortA
-		return k, 1
+	k.Proto, k.Group = p.Proto, group
+	if c := compareAddr(&p.SrcIP, &p.DstIP); c > 0 || (c == 0 && pa > pb) {
+		k.A, k.B, k.PortA, k.PortB = p.DstIP, p.SrcIP, pb, pa
+		return 1
 	}
-	return k, 0
+	k.A, k.B, k.PortA, k.PortB = p.SrcIP, p.DstIP, pa, pb
+	return 0
+}
+
+// compareAddr orders addresses as bytes.Compare does, a word at a time.
+func compareAddr(a, b *decode.Addr) int {
+	if x, y := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8]); x != y {
+		return cmp.Compare(x, y)
+	}
+	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
 }
 
 // Dir counts what one side sent.
@@ -173,8 +184,17 @@ func (t *Tracker) Stats() flowtable.Stats { return t.tab.Stats() }
 // modules; when not (DHCP clients sharing 0.0.0.0, a flow routed between
 // VLANs), the caller counts its L2 figures itself.
 func (t *Tracker) Packet(k Key, side int, p *decode.Packet, sec int64) (f *Flow, l2 bool) {
+	return t.PacketHash(k, k.Hash(), side, p, sec)
+}
+
+// Prefetch starts loading the table's memory for a flow with hash h (see
+// flowtable.Table.Prefetch).
+func (t *Tracker) Prefetch(h uint64) uint64 { return t.tab.Prefetch(h) }
+
+// PacketHash is Packet with k's hash already at hand.
+func (t *Tracker) PacketHash(k Key, h uint64, side int, p *decode.Packet, sec int64) (f *Flow, l2 bool) {
 	t.cur = sec
-	slot, isNew := t.tab.Upsert(k, clampSec(sec))
+	slot, isNew := t.tab.UpsertHash(k, h, clampSec(sec))
 	f = t.tab.Val(slot)
 	if isNew {
 		f.FirstNs = p.Timestamp

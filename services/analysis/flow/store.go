@@ -41,12 +41,23 @@ func NewStore(st *stats.Store, capacity int) *Store {
 
 // Merge adds one flow record in second sec. Called with the store's write
 // lock held.
-func (s *Store) Merge(sec int64, r *Record) {
+func (s *Store) Merge(sec int64, r *Record) { s.merge(sec, r, r.Key.Hash()) }
+
+// MergeAll adds flow records in second sec. Called with the store's write
+// lock held.
+func (s *Store) MergeAll(sec int64, recs []Record) {
+	stats.Prefetched(s.Conns, len(recs), func(i int) *Key { return &recs[i].Key }, func(i int, h uint64) {
+		s.merge(sec, &recs[i], h)
+	})
+}
+
+// merge adds record r whose key has hash h.
+func (s *Store) merge(sec int64, r *Record, h uint64) {
 	c := stats.Counters{
 		TxPackets: uint64(r.Sent[0].Packets), TxBytes: r.Sent[0].Bytes,
 		RxPackets: uint64(r.Sent[1].Packets), RxBytes: r.Sent[1].Bytes,
 	}
-	a := s.Conns.Add(sec, r.Key, c)
+	a := s.Conns.AddHash(sec, r.Key, h, c)
 	if a.FirstNs == 0 || r.FirstNs < a.FirstNs {
 		a.FirstNs = r.FirstNs
 	}

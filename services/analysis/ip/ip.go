@@ -203,7 +203,9 @@ func (a *Acc) addSide(r *flow.Record, s int, c stats.Counters) {
 			d.asClient++
 		}
 	}
-	a.addTCP(ik, r, s)
+	if k.Proto == decode.ProtoTCP {
+		addTCPEvents(d, r, s)
+	}
 	if r.Sent[s].Packets > 0 && r.MAC[s] != (decode.MAC{}) {
 		a.macs.Add(MACKey{Addr: addr, MAC: r.MAC[s], Group: k.Group}, stats.Counters{TxPackets: c.TxPackets, TxBytes: c.TxBytes})
 	}
@@ -235,6 +237,12 @@ func (a *Acc) addTCP(ik Key, r *flow.Record, s int) {
 		a.Lost++
 		return
 	}
+	addTCPEvents(d, r, s)
+}
+
+// addTCPEvents adds the TCP events side s of flow r caused to an IP's
+// delta.
+func addTCPEvents(d *delta, r *flow.Record, s int) {
 	ev := &r.TCP
 	d.tcp.Retransmissions += uint64(ev.Retransmissions[s])
 	d.tcp.ZeroWindows += uint64(ev.ZeroWindows[s])

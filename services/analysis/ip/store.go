@@ -56,9 +56,9 @@ func NewStore(st *stats.Store, c Capacities) *Store {
 
 // Merge adds one shard's second. Called with the store's write lock held.
 func (s *Store) Merge(sec int64, a *Acc) {
-	for i := range a.ips.Len() {
+	stats.Prefetched(s.IPs, a.ips.Len(), a.ips.Key, func(i int, h uint64) {
 		d := a.ips.Val(i)
-		at := s.IPs.Add(sec, *a.ips.Key(i), d.c)
+		at := s.IPs.AddHash(sec, *a.ips.Key(i), h, d.c)
 		if d.ttlMax > 0 {
 			if at.TTLMax == 0 || d.ttlMin < at.TTLMin {
 				at.TTLMin = d.ttlMin
@@ -68,14 +68,14 @@ func (s *Store) Merge(sec int64, a *Acc) {
 		at.ConnsAsClient += uint64(d.asClient)
 		at.ConnsAsServer += uint64(d.asServer)
 		at.TCP.Merge(&d.tcp)
-	}
+	})
 	analysis.MergeInto(a.pairs, sec, s.Pairs)
-	for i := range a.ports.Len() {
+	stats.Prefetched(s.Ports, a.ports.Len(), a.ports.Key, func(i int, h uint64) {
 		d := a.ports.Val(i)
-		at := s.Ports.Add(sec, *a.ports.Key(i), d.c)
+		at := s.Ports.AddHash(sec, *a.ports.Key(i), h, d.c)
 		at.AsServer += uint64(d.asServer)
 		at.AsClient += uint64(d.asClient)
-	}
+	})
 	analysis.MergeInto(a.protos, sec, s.Protocols)
 	analysis.MergeInto(a.macs, sec, s.MACs)
 }
