@@ -255,6 +255,12 @@ func (k SortKey) directional() bool {
 
 func (k SortKey) isTime() bool { return k == SortFirstSeen || k == SortLastSeen }
 
+// fromHistory reports whether the figure k sorts by is summed from
+// history over sp (rates, and counters over a selected interval).
+func (k SortKey) fromHistory(sp span) bool {
+	return k != SortNone && !k.isTime() && (k.isRate() || sp.selected)
+}
+
 // metric extracts the sorted figure from counters.
 func (k SortKey) metric(c Counters) uint64 {
 	switch k {
@@ -294,11 +300,24 @@ func (s *Series[K, A]) List(lq ListQuery, filter Filter[K, A]) ([]Entity[K, A], 
 	s.st.mu.RLock()
 	defer s.st.mu.RUnlock()
 	sp := s.st.resolve(lq.Query)
-	v := s.valuer(lq.Sort, sp, -1)
-	defer v.release()
 	top := newTopK(lq)
-	if v.mode == 1 && lq.Reverse && filter == nil && top.keep > 0 {
-		return s.topActive(v, top, lq, sp), s.groups[lq.Group]
+	// A page of the largest of all entities looks only at the entities
+	// that can be on it (rank.go); other lists look at every entity.
+	largest := lq.Reverse && filter == nil && top.keep > 0
+	var value func(slot uint32) uint64
+	if lq.Sort.fromHistory(sp) {
+		m := s.merge(lq.Sort, sp)
+		if largest {
+			s.topActive(m, top, lq.Group)
+			return s.page(top, lq, sp), s.groups[lq.Group]
+		}
+		value = m.at
+	} else {
+		if _, ok := lq.Sort.boundOf(&bound{}); ok && largest {
+			s.topAllTime(lq.Sort, top, lq.Group)
+			return s.page(top, lq, sp), s.groups[lq.Group]
+		}
+		value = (&valuer[K, A]{s: s, key: lq.Sort, sp: sp}).value
 	}
 	total := 0
 	for slot := range uint32(s.tab.Slots()) {
@@ -309,30 +328,9 @@ func (s *Series[K, A]) List(lq ListQuery, filter Filter[K, A]) ([]Entity[K, A], 
 			continue
 		}
 		total++
-		top.offer(v.value(slot), slot)
+		top.offer(value(slot), slot)
 	}
 	return s.page(top, lq, sp), total
-}
-
-// topActive is List for "the largest first" of a figure taken from
-// history: only entities active in the range can have a value, so it
-// ranks those and fills a short page with idle entities in table order.
-func (s *Series[K, A]) topActive(v *valuer[K, A], top *topK, lq ListQuery, sp span) []Entity[K, A] {
-	d := *v.dense
-	ranked := 0
-	for _, slot := range v.nonZero {
-		if s.tab.Used(slot) && s.grp[slot] == lq.Group {
-			top.offer(d[slot], slot)
-			ranked++
-		}
-	}
-	for slot := uint32(0); ranked < top.keep && int(slot) < s.tab.Slots(); slot++ {
-		if s.tab.Used(slot) && s.grp[slot] == lq.Group && d[slot] == 0 {
-			top.offer(0, slot)
-			ranked++
-		}
-	}
-	return s.page(top, lq, sp)
 }
 
 // ListOwned is List over the entities of one owner (see IndexOwners). The
@@ -411,16 +409,18 @@ func (s *Series[K, A]) page(top *topK, lq ListQuery, sp span) []Entity[K, A] {
 	return out
 }
 
-// valuer gives each slot's sort value: straight from the entity for
-// all-time figures, or from history, scattered into a dense scratch array
-// when many entities are asked for and looked up one by one when few.
+// valuer gives each slot's sort value for the lists of one owner
+// (ListOwned), and for List the all-time figures: straight from the
+// entity for all-time figures, or from history, scattered into a dense
+// scratch array when many entities are asked for and looked up one by one
+// when few.
 type valuer[K Key, A any] struct {
 	s     *Series[K, A]
 	key   SortKey
 	sp    span
 	dense *[]uint64
-	// nonZero lists the slots with a value in dense: a descending list
-	// needs to look at these first, and at the rest only to fill a page.
+	// nonZero lists the slots with a value in dense, which release
+	// clears one by one when they are few.
 	nonZero []uint32
 	// mode: 0 all time, 1 dense scratch, 2 per slot
 	mode int
@@ -428,7 +428,7 @@ type valuer[K Key, A any] struct {
 
 func (s *Series[K, A]) valuer(key SortKey, sp span, n int) *valuer[K, A] {
 	v := &valuer[K, A]{s: s, key: key, sp: sp}
-	if key == SortNone || key.isTime() || (!key.isRate() && !sp.selected) {
+	if !key.fromHistory(sp) {
 		return v
 	}
 	// Per-slot lookups cost a binary search per bucket; scattering costs
@@ -557,6 +557,12 @@ func (t *topK) less(a, b cand) int {
 		c = -c
 	}
 	return cmp.Or(c, cmp.Compare(a.slot, b.slot))
+}
+
+// admits reports whether offering (v, slot) would keep it, so a caller
+// can skip looking further at entities that cannot be on the page.
+func (t *topK) admits(v uint64, slot uint32) bool {
+	return t.keep < 0 || len(t.h) < t.keep || (t.keep > 0 && t.less(cand{v, slot}, t.h[0]) < 0)
 }
 
 func (t *topK) offer(v uint64, slot uint32) {

@@ -27,6 +27,8 @@ type Series[K Key, A any] struct {
 	first []int64
 	last  []int64
 	all   []Counters
+	// bounds bound all of each block of slots, for ranking (rank.go).
+	bounds []bound
 
 	groups map[uint16]int // entities per group
 	hist   history
@@ -46,6 +48,7 @@ func NewSeries[K Key, A any](st *Store, name string, capacity int) *Series[K, A]
 		first:  make([]int64, capacity),
 		last:   make([]int64, capacity),
 		all:    make([]Counters, capacity),
+		bounds: make([]bound, (capacity+1<<blockShift-1)>>blockShift),
 		groups: map[uint16]int{},
 		hist:   newHistory(st),
 	}
@@ -88,6 +91,7 @@ func (s *Series[K, A]) Add(sec int64, k K, c Counters) *A {
 	s.first[slot] = min(s.first[slot], sec)
 	s.last[slot] = max(s.last[slot], sec)
 	s.all[slot].Add(c)
+	s.raiseBound(slot)
 	if !c.IsZero() {
 		s.hist.add(sec, slot, s.gen[slot], c)
 	}
@@ -133,6 +137,7 @@ func (s *Series[K, A]) dropOldest(t int64) { s.hist.dropOldest(t) }
 func (s *Series[K, A]) reset() {
 	s.tab.Clear()
 	clear(s.groups)
+	clear(s.bounds)
 	if s.owners != nil {
 		s.owners.clear()
 	}
