@@ -562,7 +562,19 @@ func (t *topK) less(a, b cand) int {
 // admits reports whether offering (v, slot) would keep it, so a caller
 // can skip looking further at entities that cannot be on the page.
 func (t *topK) admits(v uint64, slot uint32) bool {
-	return t.keep < 0 || len(t.h) < t.keep || (t.keep > 0 && t.less(cand{v, slot}, t.h[0]) < 0)
+	switch {
+	case t.keep < 0 || len(t.h) < t.keep:
+		return true
+	case t.keep == 0:
+		return false
+	}
+	// less against the worst kept, written out: this runs for every
+	// candidate of a large table.
+	w := t.h[0]
+	if v != w.v {
+		return (v > w.v) == t.reverse
+	}
+	return slot < w.slot
 }
 
 func (t *topK) offer(v uint64, slot uint32) {
