@@ -5,10 +5,11 @@ import (
 	"slices"
 )
 
-// This file holds the two ways List ranks a large table without a pass
-// over scattered memory per entity: a k-way merge of the history buckets
-// of the range for figures taken from history, and per-block bounds of
-// the all-time counters for descending lists by an all-time counter.
+// This file holds the two ways List ranks a large table without a
+// scattered memory access per entity: a merge of the history buckets of
+// the range, a window of slots at a time, for figures taken from history,
+// and per-block bounds of the all-time counters for descending lists by
+// an all-time counter.
 
 // merged walks the records of the complete buckets of a range in slot
 // order and gives each slot's total of one metric for its current

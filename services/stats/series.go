@@ -27,7 +27,7 @@ type Series[K Key, A any] struct {
 	first []int64
 	last  []int64
 	all   []Counters
-	// bounds bound all of each block of slots, for ranking (rank.go).
+	// bounds are upper bounds of all per block of slots (rank.go).
 	bounds []bound
 
 	groups map[uint16]int // entities per group

@@ -229,8 +229,9 @@ func replay(ctx context.Context, cfg Config, pcap string, l load, log *slog.Logg
 func hammer(ctx context.Context, url string, client int, every time.Duration) ([][]time.Duration, []int) {
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: 1}}
 	defer hc.CloseIdleConnections()
-	// The first request pays for the TLS handshake and the password hash
-	// check, which later requests on the connection skip: not measured.
+	// The first request pays for the TLS handshake and the first check
+	// of the password against its argon2id hash, which later requests
+	// skip: not measured.
 	if req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/API/stats/load", nil); err == nil {
 		req.SetBasicAuth(user, password)
 		if resp, err := hc.Do(req); err == nil {
