@@ -344,28 +344,17 @@ func (s *Series[K, A]) ListOwned(owner uint64, lq ListQuery, filter Filter[K, A]
 		return nil, 0
 	}
 	sp := s.st.resolve(lq.Query)
-	n := 0
-	s.owners.each(owner, func(uint32) { n++ })
-	v := s.valuer(lq.Sort, sp, n)
-	if swap != nil && lq.Sort.directional() {
-		v.release()
-		v = &valuer[K, A]{s: s, key: lq.Sort, sp: sp, mode: 2}
-	}
-	defer v.release()
-	top := newTopK(lq)
-	total := 0
+	var slots []uint32
 	s.owners.each(owner, func(slot uint32) {
-		k := s.tab.Key(slot)
-		if s.grp[slot] != lq.Group || (filter != nil && !filter(k, s.tab.Val(slot))) {
-			return
-		}
-		total++
-		if swap != nil && swap(k) {
-			top.offer(v.swapped(slot), slot)
-		} else {
-			top.offer(v.value(slot), slot)
+		if s.grp[slot] == lq.Group && (filter == nil || filter(s.tab.Key(slot), s.tab.Val(slot))) {
+			slots = append(slots, slot)
 		}
 	})
+	value := s.ownedValue(lq.Sort, sp, slots, swap)
+	top := newTopK(lq)
+	for _, slot := range slots {
+		top.offer(value(slot), slot)
+	}
 	items := s.page(top, lq, sp)
 	if swap != nil {
 		for i := range items {
@@ -374,7 +363,34 @@ func (s *Series[K, A]) ListOwned(owner uint64, lq ListQuery, filter Filter[K, A]
 			}
 		}
 	}
-	return items, total
+	return items, len(slots)
+}
+
+// ownedValue gives the sort values of an owner's entities, seen from the
+// owner. It may sort slots: the values must be asked in that order.
+func (s *Series[K, A]) ownedValue(key SortKey, sp span, slots []uint32, swap func(k *K) bool) func(slot uint32) uint64 {
+	v := &valuer[K, A]{s: s, key: key, sp: sp}
+	if swap != nil && key.directional() {
+		v.swap = swap
+	}
+	if !key.fromHistory(sp) {
+		return v.value
+	}
+	// Looking entities up one by one costs a binary search per bucket;
+	// merging costs one pass over every record of the range, and cannot
+	// exchange rx and tx for some entities only.
+	v.perSlot = true
+	buckets, recs := 0, 0
+	from, to := s.rangeFor(key, sp)
+	s.hist.each(from, to, func(b *bucket, _ int64) {
+		buckets++
+		recs += len(b.recs)
+	})
+	if v.swap != nil || len(slots)*buckets*8 < recs {
+		return v.value
+	}
+	slices.Sort(slots)
+	return s.merge(key, sp).at
 }
 
 // EachOwned calls fn for every entity of owner in group g with its
@@ -409,69 +425,16 @@ func (s *Series[K, A]) page(top *topK, lq ListQuery, sp span) []Entity[K, A] {
 	return out
 }
 
-// valuer gives each slot's sort value for the lists of one owner
-// (ListOwned), and for List the all-time figures: straight from the
-// entity for all-time figures, or from history, scattered into a dense
-// scratch array when many entities are asked for and looked up one by one
-// when few.
+// valuer gives each slot's sort value from the entity itself: all-time
+// counters and first or last seen, or, perSlot, the sum of its history
+// records in the range (a binary search per bucket).
 type valuer[K Key, A any] struct {
-	s     *Series[K, A]
-	key   SortKey
-	sp    span
-	dense *[]uint64
-	// nonZero lists the slots with a value in dense, which release
-	// clears one by one when they are few.
-	nonZero []uint32
-	// mode: 0 all time, 1 dense scratch, 2 per slot
-	mode int
-}
-
-func (s *Series[K, A]) valuer(key SortKey, sp span, n int) *valuer[K, A] {
-	v := &valuer[K, A]{s: s, key: key, sp: sp}
-	if !key.fromHistory(sp) {
-		return v
-	}
-	// Per-slot lookups cost a binary search per bucket; scattering costs
-	// one pass over every record of the range.
-	buckets, recs := 0, 0
-	from, to := s.rangeFor(key, sp)
-	s.hist.each(from, to, func(b *bucket, _ int64) {
-		buckets++
-		recs += len(b.recs)
-	})
-	if n >= 0 && n*buckets*8 < recs {
-		v.mode = 2
-		return v
-	}
-	v.mode = 1
-	var p *[]uint64
-	select {
-	case p = <-s.st.scratch:
-	default:
-		p = new([]uint64)
-	}
-	if cap(*p) < s.tab.Cap() {
-		*p = make([]uint64, s.tab.Cap())
-	}
-	*p = (*p)[:s.tab.Cap()]
-	v.dense = p
-	d := *p
-	s.hist.each(from, to, func(b *bucket, _ int64) {
-		if b.t > s.st.now {
-			return
-		}
-		for _, r := range b.recs {
-			if r.gen != s.gen[r.slot] {
-				continue
-			}
-			m := key.metric(r.c)
-			if m != 0 && d[r.slot] == 0 {
-				v.nonZero = append(v.nonZero, r.slot)
-			}
-			d[r.slot] += m
-		}
-	})
-	return v
+	s       *Series[K, A]
+	key     SortKey
+	sp      span
+	perSlot bool
+	// swap, when set, says which entities are seen from their other end.
+	swap func(k *K) bool
 }
 
 func (s *Series[K, A]) rangeFor(key SortKey, sp span) (int64, int64) {
@@ -483,51 +446,23 @@ func (s *Series[K, A]) rangeFor(key SortKey, sp span) (int64, int64) {
 
 func (v *valuer[K, A]) value(slot uint32) uint64 {
 	s := v.s
-	switch {
-	case v.key == SortNone:
+	switch v.key {
+	case SortNone:
 		return 0
-	case v.key == SortFirstSeen:
+	case SortFirstSeen:
 		return uint64(s.first[slot])
-	case v.key == SortLastSeen:
+	case SortLastSeen:
 		return uint64(s.last[slot])
-	case v.mode == 0:
-		return v.key.metric(s.all[slot])
-	case v.mode == 1:
-		return (*v.dense)[slot]
 	}
-	from, to := s.rangeFor(v.key, v.sp)
-	return v.key.metric(s.sum(slot, from, to))
-}
-
-// swapped is value for an entity seen from its other end.
-func (v *valuer[K, A]) swapped(slot uint32) uint64 {
-	s := v.s
-	switch {
-	case v.key == SortNone || v.key.isTime() || !v.key.directional():
-		return v.value(slot)
-	case v.mode == 0:
-		return v.key.metric(s.all[slot].Swap())
+	c := s.all[slot]
+	if v.perSlot {
+		from, to := s.rangeFor(v.key, v.sp)
+		c = s.sum(slot, from, to)
 	}
-	from, to := s.rangeFor(v.key, v.sp)
-	return v.key.metric(s.sum(slot, from, to).Swap())
-}
-
-// release clears and returns the scratch array.
-func (v *valuer[K, A]) release() {
-	if v.dense == nil {
-		return
+	if v.swap != nil && v.swap(s.tab.Key(slot)) {
+		c = c.Swap()
 	}
-	if len(v.nonZero) < len(*v.dense)/64 {
-		for _, slot := range v.nonZero {
-			(*v.dense)[slot] = 0
-		}
-	} else {
-		clear(*v.dense)
-	}
-	select {
-	case v.s.st.scratch <- v.dense:
-	default: // enough kept for concurrent queries
-	}
+	return v.key.metric(c)
 }
 
 // topK keeps the best (page+1)*count candidates seen.

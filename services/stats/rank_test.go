@@ -54,3 +54,56 @@ func TestListShortcutsMatchScan(t *testing.T) {
 		})
 	}
 }
+
+// TestListOwnedOrder checks that the lists of one owner come in the order
+// of the figures they return, seen from the owner (swapped where the
+// owner is the entity's other end), for all-time, last-second and
+// interval keys.
+func TestListOwnedOrder(t *testing.T) {
+	st := New(Config{RecentSeconds: 20, Levels: []Level{{StepSeconds: 10, KeepSeconds: 100}}})
+	s := NewSeries[pairKey, struct{}](st, "pairs", 400)
+	s.IndexOwners(func(k *pairKey) (uint64, uint64) { return uint64(k.A) + 1, uint64(k.B) + 1 })
+	r := rand.New(rand.NewPCG(5, 5))
+	const start = 1_800_000_000
+	for sec := int64(start); sec < start+60; sec++ {
+		st.Lock()
+		for range 60 {
+			k := pairKey{uint32(r.IntN(20)), uint32(r.IntN(20))}
+			if k.A > k.B {
+				k.A, k.B = k.B, k.A
+			}
+			s.Add(sec, k, Counters{RxPackets: r.Uint64N(5), RxBytes: r.Uint64N(5000), TxPackets: r.Uint64N(5), TxBytes: r.Uint64N(5000)})
+		}
+		st.Unlock()
+		st.Complete(sec)
+	}
+	interval := Query{Start: start + 15, End: start + 50}
+	for _, tc := range []struct {
+		lq    ListQuery
+		value func(f *Figures) Counters
+	}{
+		{ListQuery{Sort: SortRxBytes, Reverse: true}, func(f *Figures) Counters { return f.AllTime }},
+		{ListQuery{Sort: SortTxPackets}, func(f *Figures) Counters { return f.AllTime }},
+		{ListQuery{Sort: SortBytes, Reverse: true}, func(f *Figures) Counters { return f.AllTime }},
+		{ListQuery{Sort: SortRxBps, Reverse: true}, func(f *Figures) Counters { return f.LastSecond }},
+		{ListQuery{Sort: SortPps}, func(f *Figures) Counters { return f.LastSecond }},
+		{ListQuery{Sort: SortTxBytes, Reverse: true, Query: interval}, func(f *Figures) Counters { return f.Interval }},
+		{ListQuery{Sort: SortBytes, Reverse: true, Query: interval}, func(f *Figures) Counters { return f.Interval }},
+		{ListQuery{Sort: SortRxPps, Query: interval}, func(f *Figures) Counters { return f.Interval }},
+	} {
+		for owner := range uint32(20) {
+			t.Run(fmt.Sprintf("%s/%v/%d", tc.lq.Sort, tc.lq.Reverse, owner), func(t *testing.T) {
+				lq := tc.lq
+				lq.SkipHistory = true
+				items, _ := s.ListOwned(uint64(owner)+1, lq, func(k *pairKey, _ *struct{}) bool { return k.A == owner || k.B == owner },
+					func(k *pairKey) bool { return k.B == owner && k.A != owner })
+				for i := 1; i < len(items); i++ {
+					prev, cur := lq.Sort.metric(tc.value(&items[i-1].Figures)), lq.Sort.metric(tc.value(&items[i].Figures))
+					if (lq.Reverse && cur > prev) || (!lq.Reverse && cur < prev) {
+						t.Fatalf("ListOwned(%d, %+v): item %d (%v) has %d after %d", owner, lq, i, items[i].Key, cur, prev)
+					}
+				}
+			})
+		}
+	}
+}
