@@ -437,6 +437,8 @@ type valuer[K Key, A any] struct {
 	swap func(k *K) bool
 }
 
+// rangeFor is the range a key's figure is summed over: the interval, or
+// the last second for a rate without one.
 func (s *Series[K, A]) rangeFor(key SortKey, sp span) (int64, int64) {
 	if key.isRate() && !sp.selected {
 		return sp.now, sp.now + 1
