@@ -91,6 +91,14 @@ func (c *cursor) next(r *rec) {
 	r.c.TxBytes = c.uvarint()
 }
 
+// size is the number of records, packed or not.
+func (b *bucket) size() int {
+	if b.data != nil {
+		return b.n
+	}
+	return len(b.recs)
+}
+
 func (b *bucket) marks() int { return (b.n + markEvery - 1) / markEvery }
 
 // mark returns the slot and generation of block i's first record and the

@@ -255,6 +255,12 @@ func (k SortKey) directional() bool {
 
 func (k SortKey) isTime() bool { return k == SortFirstSeen || k == SortLastSeen }
 
+// fromHistory reports whether the figure k sorts by is summed from
+// history over sp (rates, and counters over a selected interval).
+func (k SortKey) fromHistory(sp span) bool {
+	return k != SortNone && !k.isTime() && (k.isRate() || sp.selected)
+}
+
 // metric extracts the sorted figure from counters.
 func (k SortKey) metric(c Counters) uint64 {
 	switch k {
@@ -294,11 +300,24 @@ func (s *Series[K, A]) List(lq ListQuery, filter Filter[K, A]) ([]Entity[K, A], 
 	s.st.mu.RLock()
 	defer s.st.mu.RUnlock()
 	sp := s.st.resolve(lq.Query)
-	v := s.valuer(lq.Sort, sp, -1)
-	defer v.release()
 	top := newTopK(lq)
-	if v.mode == 1 && lq.Reverse && filter == nil && top.keep > 0 {
-		return s.topActive(v, top, lq, sp), s.groups[lq.Group]
+	// A page of the largest of all entities looks only at the entities
+	// that can be on it (rank.go); other lists look at every entity.
+	largest := lq.Reverse && filter == nil && top.keep > 0
+	var value func(slot uint32) uint64
+	if lq.Sort.fromHistory(sp) {
+		m := s.merge(lq.Sort, sp)
+		if largest {
+			s.topActive(m, top, lq.Group)
+			return s.page(top, lq, sp), s.groups[lq.Group]
+		}
+		value = m.at
+	} else {
+		if _, ok := lq.Sort.boundOf(&bound{}); ok && largest {
+			s.topAllTime(lq.Sort, top, lq.Group)
+			return s.page(top, lq, sp), s.groups[lq.Group]
+		}
+		value = (&valuer[K, A]{s: s, key: lq.Sort, sp: sp}).value
 	}
 	total := 0
 	for slot := range uint32(s.tab.Slots()) {
@@ -309,30 +328,9 @@ func (s *Series[K, A]) List(lq ListQuery, filter Filter[K, A]) ([]Entity[K, A], 
 			continue
 		}
 		total++
-		top.offer(v.value(slot), slot)
+		top.offer(value(slot), slot)
 	}
 	return s.page(top, lq, sp), total
-}
-
-// topActive is List for "the largest first" of a figure taken from
-// history: only entities active in the range can have a value, so it
-// ranks those and fills a short page with idle entities in table order.
-func (s *Series[K, A]) topActive(v *valuer[K, A], top *topK, lq ListQuery, sp span) []Entity[K, A] {
-	d := *v.dense
-	ranked := 0
-	for _, slot := range v.nonZero {
-		if s.tab.Used(slot) && s.ent[slot].grp == lq.Group {
-			top.offer(d[slot], slot)
-			ranked++
-		}
-	}
-	for slot := uint32(0); ranked < top.keep && int(slot) < s.tab.Slots(); slot++ {
-		if s.tab.Used(slot) && s.ent[slot].grp == lq.Group && d[slot] == 0 {
-			top.offer(0, slot)
-			ranked++
-		}
-	}
-	return s.page(top, lq, sp)
 }
 
 // ListOwned is List over the entities of one owner (see IndexOwners). The
@@ -346,28 +344,17 @@ func (s *Series[K, A]) ListOwned(owner uint64, lq ListQuery, filter Filter[K, A]
 		return nil, 0
 	}
 	sp := s.st.resolve(lq.Query)
-	n := 0
-	s.owners.each(owner, func(uint32) { n++ })
-	v := s.valuer(lq.Sort, sp, n)
-	if swap != nil && lq.Sort.directional() {
-		v.release()
-		v = &valuer[K, A]{s: s, key: lq.Sort, sp: sp, mode: 2}
-	}
-	defer v.release()
-	top := newTopK(lq)
-	total := 0
+	var slots []uint32
 	s.owners.each(owner, func(slot uint32) {
-		k := s.tab.Key(slot)
-		if s.ent[slot].grp != lq.Group || (filter != nil && !filter(k, s.tab.Val(slot))) {
-			return
-		}
-		total++
-		if swap != nil && swap(k) {
-			top.offer(v.swapped(slot), slot)
-		} else {
-			top.offer(v.value(slot), slot)
+		if s.ent[slot].grp == lq.Group && (filter == nil || filter(s.tab.Key(slot), s.tab.Val(slot))) {
+			slots = append(slots, slot)
 		}
 	})
+	value := s.ownedValue(lq.Sort, sp, slots, swap)
+	top := newTopK(lq)
+	for _, slot := range slots {
+		top.offer(value(slot), slot)
+	}
 	items := s.page(top, lq, sp)
 	if swap != nil {
 		for i := range items {
@@ -376,7 +363,34 @@ func (s *Series[K, A]) ListOwned(owner uint64, lq ListQuery, filter Filter[K, A]
 			}
 		}
 	}
-	return items, total
+	return items, len(slots)
+}
+
+// ownedValue gives the sort values of an owner's entities, seen from the
+// owner. It may sort slots: the values must be asked in that order.
+func (s *Series[K, A]) ownedValue(key SortKey, sp span, slots []uint32, swap func(k *K) bool) func(slot uint32) uint64 {
+	v := &valuer[K, A]{s: s, key: key, sp: sp}
+	if swap != nil && key.directional() {
+		v.swap = swap
+	}
+	if !key.fromHistory(sp) {
+		return v.value
+	}
+	// Looking entities up one by one costs a binary search per bucket;
+	// merging costs one pass over every record of the range, and cannot
+	// exchange rx and tx for some entities only.
+	v.perSlot = true
+	buckets, recs := 0, 0
+	from, to := s.rangeFor(key, sp)
+	s.hist.each(from, to, func(b *bucket, _ int64) {
+		buckets++
+		recs += b.size()
+	})
+	if v.swap != nil || len(slots)*buckets*8 < recs {
+		return v.value
+	}
+	slices.Sort(slots)
+	return s.merge(key, sp).at
 }
 
 // EachOwned calls fn for every entity of owner in group g with its
@@ -411,69 +425,20 @@ func (s *Series[K, A]) page(top *topK, lq ListQuery, sp span) []Entity[K, A] {
 	return out
 }
 
-// valuer gives each slot's sort value: straight from the entity for
-// all-time figures, or from history, scattered into a dense scratch array
-// when many entities are asked for and looked up one by one when few.
+// valuer gives each slot's sort value from the entity itself: all-time
+// counters and first or last seen, or, perSlot, the sum of its history
+// records in the range (a binary search per bucket).
 type valuer[K Key, A any] struct {
-	s     *Series[K, A]
-	key   SortKey
-	sp    span
-	dense *[]uint64
-	// nonZero lists the slots with a value in dense: a descending list
-	// needs to look at these first, and at the rest only to fill a page.
-	nonZero []uint32
-	// mode: 0 all time, 1 dense scratch, 2 per slot
-	mode int
+	s       *Series[K, A]
+	key     SortKey
+	sp      span
+	perSlot bool
+	// swap, when set, says which entities are seen from their other end.
+	swap func(k *K) bool
 }
 
-func (s *Series[K, A]) valuer(key SortKey, sp span, n int) *valuer[K, A] {
-	v := &valuer[K, A]{s: s, key: key, sp: sp}
-	if key == SortNone || key.isTime() || (!key.isRate() && !sp.selected) {
-		return v
-	}
-	// Per-slot lookups cost a binary search per bucket; scattering costs
-	// one pass over every record of the range.
-	buckets, recs := 0, 0
-	from, to := s.rangeFor(key, sp)
-	s.hist.each(from, to, func(b *bucket, _ int64) {
-		buckets++
-		recs += b.n
-	})
-	if n >= 0 && n*buckets*8 < recs {
-		v.mode = 2
-		return v
-	}
-	v.mode = 1
-	var p *[]uint64
-	select {
-	case p = <-s.st.scratch:
-	default:
-		p = new([]uint64)
-	}
-	if cap(*p) < s.tab.Cap() {
-		*p = make([]uint64, s.tab.Cap())
-	}
-	*p = (*p)[:s.tab.Cap()]
-	v.dense = p
-	d := *p
-	s.hist.each(from, to, func(b *bucket, _ int64) {
-		if b.t > s.st.now {
-			return
-		}
-		b.each(func(r *rec) {
-			if r.gen != s.ent[r.slot].gen {
-				return
-			}
-			m := key.metric(r.c)
-			if m != 0 && d[r.slot] == 0 {
-				v.nonZero = append(v.nonZero, r.slot)
-			}
-			d[r.slot] += m
-		})
-	})
-	return v
-}
-
+// rangeFor is the range a key's figure is summed over: the interval, or
+// the last second for a rate without one.
 func (s *Series[K, A]) rangeFor(key SortKey, sp span) (int64, int64) {
 	if key.isRate() && !sp.selected {
 		return sp.now, sp.now + 1
@@ -483,51 +448,23 @@ func (s *Series[K, A]) rangeFor(key SortKey, sp span) (int64, int64) {
 
 func (v *valuer[K, A]) value(slot uint32) uint64 {
 	s := v.s
-	switch {
-	case v.key == SortNone:
+	switch v.key {
+	case SortNone:
 		return 0
-	case v.key == SortFirstSeen:
+	case SortFirstSeen:
 		return uint64(s.ent[slot].first)
-	case v.key == SortLastSeen:
+	case SortLastSeen:
 		return uint64(s.ent[slot].last)
-	case v.mode == 0:
-		return v.key.metric(s.ent[slot].all)
-	case v.mode == 1:
-		return (*v.dense)[slot]
 	}
-	from, to := s.rangeFor(v.key, v.sp)
-	return v.key.metric(s.sum(slot, from, to))
-}
-
-// swapped is value for an entity seen from its other end.
-func (v *valuer[K, A]) swapped(slot uint32) uint64 {
-	s := v.s
-	switch {
-	case v.key == SortNone || v.key.isTime() || !v.key.directional():
-		return v.value(slot)
-	case v.mode == 0:
-		return v.key.metric(s.ent[slot].all.Swap())
+	c := s.ent[slot].all
+	if v.perSlot {
+		from, to := s.rangeFor(v.key, v.sp)
+		c = s.sum(slot, from, to)
 	}
-	from, to := s.rangeFor(v.key, v.sp)
-	return v.key.metric(s.sum(slot, from, to).Swap())
-}
-
-// release clears and returns the scratch array.
-func (v *valuer[K, A]) release() {
-	if v.dense == nil {
-		return
+	if v.swap != nil && v.swap(s.tab.Key(slot)) {
+		c = c.Swap()
 	}
-	if len(v.nonZero) < len(*v.dense)/64 {
-		for _, slot := range v.nonZero {
-			(*v.dense)[slot] = 0
-		}
-	} else {
-		clear(*v.dense)
-	}
-	select {
-	case v.s.st.scratch <- v.dense:
-	default: // enough kept for concurrent queries
-	}
+	return v.key.metric(c)
 }
 
 // topK keeps the best (page+1)*count candidates seen.
@@ -557,6 +494,24 @@ func (t *topK) less(a, b cand) int {
 		c = -c
 	}
 	return cmp.Or(c, cmp.Compare(a.slot, b.slot))
+}
+
+// admits reports whether offering (v, slot) would keep it, so a caller
+// can skip looking further at entities that cannot be on the page.
+func (t *topK) admits(v uint64, slot uint32) bool {
+	switch {
+	case t.keep < 0 || len(t.h) < t.keep:
+		return true
+	case t.keep == 0:
+		return false
+	}
+	// less against the worst kept, written out: this runs for every
+	// candidate of a large table.
+	w := t.h[0]
+	if v != w.v {
+		return (v > w.v) == t.reverse
+	}
+	return slot < w.slot
 }
 
 func (t *topK) offer(v uint64, slot uint32) {

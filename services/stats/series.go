@@ -23,6 +23,8 @@ type Series[K Key, A any] struct {
 	tab  *flowtable.Table[K, A]
 
 	ent []entity // per slot, beside the table's key and attributes
+	// bounds are upper bounds of all per block of slots (rank.go).
+	bounds []bound
 
 	groups map[uint16]int // entities per group
 	sink   uint64         // keeps Prefetch's loads
@@ -48,6 +50,7 @@ func NewSeries[K Key, A any](st *Store, name string, capacity int) *Series[K, A]
 		name:   name,
 		tab:    flowtable.New[K, A](capacity),
 		ent:    make([]entity, capacity),
+		bounds: make([]bound, (capacity+1<<blockShift-1)>>blockShift),
 		groups: map[uint16]int{},
 		hist:   newHistory(st),
 	}
@@ -92,6 +95,7 @@ func (s *Series[K, A]) AddHash(sec int64, k K, h uint64, c Counters) *A {
 	e.first = min(e.first, sec)
 	e.last = max(e.last, sec)
 	e.all.Add(c)
+	s.raiseBound(slot)
 	if !c.IsZero() {
 		s.hist.add(sec, slot, e.gen, c)
 	}
@@ -164,6 +168,7 @@ func (s *Series[K, A]) dropOldest(t int64) { s.hist.dropOldest(t) }
 func (s *Series[K, A]) reset() {
 	s.tab.Clear()
 	clear(s.groups)
+	clear(s.bounds)
 	if s.owners != nil {
 		s.owners.clear()
 	}

@@ -161,10 +161,6 @@ type Store struct {
 	histBytes atomic.Int64 // bytes held by history records (buckets and pool)
 	dropped   uint64
 	radix     [1 << 16]int32 // counts for sorting a second's records
-
-	// scratch keeps the dense arrays lists sort by, for a few concurrent
-	// queries (a sync.Pool would drop them at every collection).
-	scratch chan *[]uint64
 }
 
 // seriesHistory is what the store needs of each series to complete,
@@ -181,7 +177,7 @@ type seriesHistory interface {
 
 // New returns an empty store. cfg must be valid.
 func New(cfg Config) *Store {
-	return &Store{cfg: cfg.WithDefaults(), scratch: make(chan *[]uint64, 4)}
+	return &Store{cfg: cfg.WithDefaults()}
 }
 
 // Config returns the store's configuration with defaults applied.

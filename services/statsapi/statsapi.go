@@ -8,10 +8,11 @@
 //
 //	statsapi.Register(router, hub, statsapi.Config{Instances: registry, Hostname: host})
 //
-// The JSON shapes are written down, with examples, in STATS-API.md next
-// to this file. Handlers only parse, look up and render: the store sorts
-// and pages the large tables itself (stats.Series.List), so a top-ten of a
-// million IPs costs one pass over the table.
+// The JSON shapes are the exported types of this package. Handlers only
+// parse, look up and render: the store sorts and pages the large tables
+// itself (stats.Series.List) and looks only at the entities that can be
+// on the page. DESIGN.md next to this file says how, and what requests
+// cost.
 package statsapi
 
 import (

@@ -1,11 +1,12 @@
 // Package apibench measures whether the statistics API keeps answering
 // while the analyzer runs at full speed, and what the API costs the
 // analyzer (make bench-api). It replays a generated capture through an
-// analysis instance twice, as fast as the analyzer takes it: once alone,
-// once while clients on loopback call the statistics API over HTTPS
-// (the daemon's router, auth and TLS) as fast as they can. It prints the
-// analyzer's packet rate both times and the latency (p50, p99, max) of
-// each endpoint.
+// analysis instance three times, as fast as the analyzer takes it: alone,
+// while clients on loopback call the statistics API over HTTPS (the
+// daemon's router, auth and TLS) at a steady rate, as browsers and
+// scripts polling it would, and while they call it as fast as they can.
+// It prints the analyzer's packet rate each time and the latency (p50,
+// p99, max) of each endpoint under both loads.
 package apibench
 
 import (
@@ -38,20 +39,24 @@ import (
 // Config sizes the benchmark. Zero values mean the defaults.
 type Config struct {
 	Dir     string // scratch directory; required
-	Packets int    // packets in the generated capture; default 2,000,000
+	Packets int    // packets in the generated capture; default 4,000,000
 	Clients int    // concurrent API clients; default 4
 	Hosts   int    // client hosts in the capture; default 20,000
+	Rate    int    // requests per second of all clients in the paced run; default 200
 }
 
 func (c *Config) fillDefaults() {
 	if c.Packets <= 0 {
-		c.Packets = 2_000_000
+		c.Packets = 4_000_000
 	}
 	if c.Clients <= 0 {
 		c.Clients = 4
 	}
 	if c.Hosts <= 0 {
 		c.Hosts = 20_000
+	}
+	if c.Rate <= 0 {
+		c.Rate = 200
 	}
 }
 
@@ -71,12 +76,15 @@ const (
 	password = "bench-password-1"
 )
 
-// Run generates the capture, runs both replays and prints the figures.
+// Run generates the capture, runs the three replays and prints the
+// figures.
 func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error {
 	cfg.fillDefaults()
 	if cfg.Dir == "" {
 		return errors.New("apibench: no scratch directory")
 	}
+	loadavg, _ := os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(out, "machine load average before the runs: %s", loadavg)
 	pcap := filepath.Join(cfg.Dir, "mix.pcap")
 	t0 := time.Now()
 	if err := writeCapture(pcap, cfg); err != nil {
@@ -84,28 +92,45 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	}
 	fmt.Fprintf(out, "capture: %d packets, %d client hosts, written in %v\n", cfg.Packets, cfg.Hosts, time.Since(t0).Round(time.Millisecond))
 
-	alone, err := replay(ctx, cfg, pcap, 0, log)
+	alone, err := replay(ctx, cfg, pcap, load{}, log)
 	if err != nil {
 		return err
 	}
-	loaded, err := replay(ctx, cfg, pcap, cfg.Clients, log)
-	if err != nil {
-		return err
+	fmt.Fprintf(out, "analyzer alone: %s\n", alone.rate())
+	for _, l := range []load{{clients: cfg.Clients, rate: cfg.Rate}, {clients: cfg.Clients}} {
+		loaded, err := replay(ctx, cfg, pcap, l, log)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\nanalyzer with %s: %s (%.0f%% of alone); %d requests (%.0f/s)\n", l, loaded.rate(),
+			100*alone.elapsed.Seconds()/loaded.elapsed.Seconds(), loaded.requests(), float64(loaded.requests())/loaded.elapsed.Seconds())
+		if err := loaded.printLatencies(out); err != nil {
+			return err
+		}
 	}
-	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Fprintf(out, "machine load average before the runs: %s", load)
-	fmt.Fprintf(out, "analyzer alone:         %s\n", alone.rate())
-	fmt.Fprintf(out, "analyzer with API load: %s; %d clients, %d requests (%.0f/s)\n", loaded.rate(),
-		cfg.Clients, loaded.requests(), float64(loaded.requests())/loaded.elapsed.Seconds())
-	if alone.elapsed > 0 {
-		fmt.Fprintf(out, "analyzer rate with API load: %.0f%% of alone\n", 100*alone.elapsed.Seconds()/loaded.elapsed.Seconds())
+	return nil
+}
+
+// load is the API clients of one replay.
+type load struct {
+	clients int
+	rate    int // requests per second of all clients; 0: as fast as they go
+}
+
+func (l load) String() string {
+	if l.rate == 0 {
+		return fmt.Sprintf("%d API clients as fast as they go", l.clients)
 	}
+	return fmt.Sprintf("%d API clients at %d requests/s", l.clients, l.rate)
+}
+
+func (r *result) printLatencies(out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "endpoint\trequests\terrors\tp50 ms\tp99 ms\tmax ms\t")
 	for i, path := range requests {
-		l := loaded.latencies[i]
+		l := r.latencies[i]
 		slices.Sort(l)
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.2f\t%.2f\t\n", strings.TrimPrefix(path, "/API/stats"), len(l), loaded.errors[i],
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%.2f\t%.2f\t\n", strings.TrimPrefix(path, "/API/stats"), len(l), r.errors[i],
 			ms(percentile(l, 0.5)), ms(percentile(l, 0.99)), ms(percentile(l, 1)))
 	}
 	return tw.Flush()
@@ -126,14 +151,16 @@ func writeCapture(path string, cfg Config) error {
 
 // result is one replay.
 type result struct {
-	packets   uint64
+	packets   uint64 // analysed
+	dropped   uint64 // not analysed (overload; a file replay waits instead)
 	elapsed   time.Duration
 	latencies [][]time.Duration // per request
 	errors    []int             // per request: failed or not 200/404
 }
 
 func (r *result) rate() string {
-	return fmt.Sprintf("%d packets in %v = %.0f packets/s", r.packets, r.elapsed.Round(time.Millisecond), float64(r.packets)/r.elapsed.Seconds())
+	return fmt.Sprintf("%d packets analysed (%d dropped) in %v = %.0f packets/s", r.packets, r.dropped,
+		r.elapsed.Round(time.Millisecond), float64(r.packets)/r.elapsed.Seconds())
 }
 
 func (r *result) requests() int {
@@ -145,8 +172,8 @@ func (r *result) requests() int {
 }
 
 // replay analyses the capture with a fresh instance behind a served API,
-// with clients calling it all along (none for 0).
-func replay(ctx context.Context, cfg Config, pcap string, clients int, log *slog.Logger) (*result, error) {
+// with clients calling it all along.
+func replay(ctx context.Context, cfg Config, pcap string, l load, log *slog.Logger) (*result, error) {
 	eng, err := engine.New(engine.Config{}, log)
 	if err != nil {
 		return nil, err
@@ -168,9 +195,13 @@ func replay(ctx context.Context, cfg Config, pcap string, clients int, log *slog
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	for c := range clients {
+	for c := range l.clients {
 		wg.Go(func() {
-			lat, errs := hammer(loadCtx, url, c)
+			var every time.Duration
+			if l.rate > 0 {
+				every = time.Duration(l.clients) * time.Second / time.Duration(l.rate)
+			}
+			lat, errs := hammer(loadCtx, url, c, every)
 			mu.Lock()
 			defer mu.Unlock()
 			for i := range requests {
@@ -187,18 +218,45 @@ func replay(ctx context.Context, cfg Config, pcap string, clients int, log *slog
 	if err != nil {
 		return nil, err
 	}
-	res.packets = src.Stats().Packets
+	p := eng.Processed()
+	res.packets, res.dropped = p.Packets, p.Dropped
 	return res, nil
 }
 
 // hammer sends the requests in turn until ctx ends, starting at a
-// different one per client.
-func hammer(ctx context.Context, url string, client int) ([][]time.Duration, []int) {
+// different one per client, one every so often (0: each as soon as the
+// previous one is answered).
+func hammer(ctx context.Context, url string, client int, every time.Duration) ([][]time.Duration, []int) {
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, MaxIdleConnsPerHost: 1}}
 	defer hc.CloseIdleConnections()
+	// The first request pays for the TLS handshake and the first check
+	// of the password against its argon2id hash, which later requests
+	// skip: not measured.
+	if req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/API/stats/load", nil); err == nil {
+		req.SetBasicAuth(user, password)
+		if resp, err := hc.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
 	lat := make([][]time.Duration, len(requests))
 	errs := make([]int, len(requests))
+	next := time.Now()
 	for i := client; ctx.Err() == nil; i++ {
+		if every > 0 {
+			// A steady schedule; a late answer delays the next request
+			// rather than causing a burst.
+			next = next.Add(every)
+			if wait := time.Until(next); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					continue
+				}
+			} else {
+				next = time.Now()
+			}
+		}
 		n := i % len(requests)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+requests[n], nil)
 		req.SetBasicAuth(user, password)
