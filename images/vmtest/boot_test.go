@@ -112,6 +112,25 @@ func TestDaemonRespawn(t *testing.T) {
 	if info, _ := getSystemInfo(t, vm, password); info.Product != img.manifest.Product {
 		t.Errorf("API after respawn answers %+v", info)
 	}
+
+	// Whoever is at the console sets a new admin password without the old
+	// one (the production image's console menu runs the same program).
+	if err := vm.Type("/bin/multimeterd set-admin-password\r"); err != nil {
+		t.Fatal(err)
+	}
+	for _, prompt := range []string{`New admin password: `, `Repeat it: `} {
+		find(t, vm, stepLimit, prompt)
+		if err := vm.Type("console-password-1\r"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	find(t, vm, stepLimit, `The admin password is set\.`)
+	if info, _ := getSystemInfo(t, vm, "console-password-1"); info.Product != img.manifest.Product {
+		t.Errorf("API with the console's password answers %+v", info)
+	}
+	if strings.Contains(vm.Console().String(), "console-password-1") {
+		t.Errorf("the password was echoed on the console")
+	}
 }
 
 func TestStaticAddress(t *testing.T) {

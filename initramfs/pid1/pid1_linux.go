@@ -196,7 +196,12 @@ func (s *system) run(requests chan Action) Action {
 	})
 	if s.manifest.Shell != "" {
 		goRun("shell", func(ctx context.Context) error {
-			return s.shell().Run(ctx, r, s.log)
+			return s.onConsole("shell", s.manifest.Shell).Run(ctx, r, s.log)
+		})
+	} else {
+		// Without a shell the console offers to set the admin password.
+		goRun("console", func(ctx context.Context) error {
+			return s.onConsole("console", s.manifest.Daemon, "console", "--socket", adminSocket).Run(ctx, r, s.log)
 		})
 	}
 
@@ -304,6 +309,7 @@ func (s *system) daemon() supervise.Service {
 		"--listen", ":443",
 		"--http-redirect-listen", ":80",
 		"--model", s.manifest.Model.Name,
+		"--admin-socket", adminSocket,
 	}
 	if s.slot != "" {
 		args = append(args, "--boot-slot", s.slot)
@@ -320,19 +326,24 @@ func (s *system) daemon() supervise.Service {
 	return supervise.Service{Name: "multimeterd", Path: s.manifest.Daemon, Args: args, Env: serviceEnv, Output: s.cfg.Console}
 }
 
-// shell runs the debug shell on the serial console as its controlling
-// terminal, so Ctrl-C reaches the shell's foreground job.
-func (s *system) shell() supervise.Service {
+// adminSocket is where the daemon takes an admin password from the
+// console (package consoleadmin).
+const adminSocket = "/run/multimeterd.sock"
+
+// onConsole runs an interactive program (the debug shell, or the console
+// menu of the production image) on the serial console as its controlling
+// terminal, so Ctrl-C reaches its foreground job.
+func (s *system) onConsole(name, path string, args ...string) supervise.Service {
 	tty := "/dev/" + s.manifest.Model.Console
 	return supervise.Service{
-		Name: "shell", Path: s.manifest.Shell, Env: serviceEnv, Output: s.cfg.Console,
+		Name: name, Path: path, Args: args, Env: serviceEnv, Output: s.cfg.Console,
 		MinUptime: time.Second,
 		// An interactive shell ignores SIGTERM; a hangup ends it.
 		StopSignal: unix.SIGHUP,
 		Setup: func(cmd *exec.Cmd) {
 			f, err := os.OpenFile(tty, os.O_RDWR, 0)
 			if err != nil {
-				s.log.Error("shell tty", "err", err)
+				s.log.Error("console tty", "service", name, "err", err)
 				return
 			}
 			cmd.Stdin, cmd.Stdout, cmd.Stderr = f, f, f

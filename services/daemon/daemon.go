@@ -23,6 +23,7 @@ import (
 	"github.com/multimeter-fw/multimeter/services/api"
 	"github.com/multimeter-fw/multimeter/services/auth"
 	"github.com/multimeter-fw/multimeter/services/authapi"
+	"github.com/multimeter-fw/multimeter/services/consoleadmin"
 	"github.com/multimeter-fw/multimeter/services/engine"
 	"github.com/multimeter-fw/multimeter/services/httpsredirect"
 	"github.com/multimeter-fw/multimeter/services/logring"
@@ -39,6 +40,7 @@ type Config struct {
 	DataDir            string    // persistent state: config, users, certificates
 	Listen             string    // HTTPS address, ":443" in the image
 	HTTPRedirectListen string    // plain HTTP address that only redirects to HTTPS (":80" in the image); "" for none
+	AdminSocket        string    // Unix socket for setting the admin password at the console (package consoleadmin); "" for none
 	Replay             []string  // pcap/pcapng files fed to the main instance as a monitor port
 	ReplaySpeed        float64   // 0: as fast as the analysis takes them; else the recorded pace times this
 	Ifaces             []string  // monitor interfaces
@@ -200,11 +202,31 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		listeners = append(listeners, rln)
 		log.Info("http redirect listening", "addr", rln.Addr().String())
 	}
+	var adminLn net.Listener
+	if cfg.AdminSocket != "" {
+		if adminLn, err = consoleadmin.Listen(cfg.AdminSocket); err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("daemon: %w", err)
+		}
+	}
 	log.Info("https listening", "addr", ln.Addr().String(), "version", version.Version, "model", cfg.Model)
 
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { s.hub.Run(hubCtx) })
+	if adminLn != nil {
+		setAdmin := func(ctx context.Context, password string) error {
+			_, err := s.auth.ResetPassword(ctx, "admin", password)
+			return err
+		}
+		wg.Go(func() {
+			if err := consoleadmin.Serve(hubCtx, adminLn, setAdmin, log); err != nil {
+				log.Error("console admin socket", "err", err)
+			}
+		})
+	}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		wg.Go(func() {

@@ -5,7 +5,9 @@
 //
 //	multimeterd --data DIR --listen ADDR [--http-redirect-listen ADDR] [--admin-password PW]
 //	            [--console FILE] [--replay FILE]... [--replay-speed X] [--iface NAME]... [--bridge A,B]...
-//	            [--storage DIR]... [--upload-limit BYTES] [--analysis FILE]
+//	            [--storage DIR]... [--upload-limit BYTES] [--analysis FILE] [--admin-socket PATH]
+//	multimeterd set-admin-password [--socket PATH]
+//	multimeterd console [--socket PATH]
 //
 // --replay feeds files to the main instance as if they were monitor ports,
 // as fast as the analysis takes them, or with --replay-speed at their
@@ -19,6 +21,10 @@
 // --analysis names a JSON file with the main analysis instance's
 // configuration (engine.Config: shards, queues, level, virtual link
 // groups, table capacities, history).
+//
+// --admin-socket lets the console set the admin password: from a shell
+// with "multimeterd set-admin-password", or on a serial console without a
+// shell with "multimeterd console" (the init runs it there).
 //
 // On a fresh data directory without --admin-password, the generated
 // password of the admin user is written once to the console (--console,
@@ -42,6 +48,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/multimeter-fw/multimeter/services/consoleadmin"
 	"github.com/multimeter-fw/multimeter/services/daemon"
 	"github.com/multimeter-fw/multimeter/services/logring"
 )
@@ -55,12 +62,16 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "set-admin-password" || args[0] == "console") {
+		return runConsole(ctx, args[0], args[1:], stderr)
+	}
 	fs := flag.NewFlagSet("multimeterd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cfg daemon.Config
 	var replay, ifaces, bridges, storage listFlag
 	fs.StringVar(&cfg.DataDir, "data", "", "data directory (config, users, certificates)")
 	fs.StringVar(&cfg.Listen, "listen", ":443", "HTTPS listen address")
+	fs.StringVar(&cfg.AdminSocket, "admin-socket", "", "Unix socket (root only) on which the console sets the admin password (e.g. /run/multimeterd.sock)")
 	fs.StringVar(&cfg.HTTPRedirectListen, "http-redirect-listen", "", "plain HTTP address that only redirects to HTTPS (e.g. :80)")
 	console := fs.String("console", "", "file to show a generated first-boot admin password on (default stderr)")
 	fs.Var(&replay, "replay", "pcap/pcapng file to analyse as a monitor port (repeatable)")
@@ -100,6 +111,30 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Logs = logring.New(0)
 	log := slog.New(slog.NewJSONHandler(io.MultiWriter(stderr, cfg.Logs), nil))
 	return daemon.Run(ctx, cfg, log)
+}
+
+// runConsole is the console side of package consoleadmin: set-admin-password
+// asks once (from a shell), console is the serial console's menu of an
+// image without a shell.
+func runConsole(ctx context.Context, cmd string, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("multimeterd "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	socket := fs.String("socket", "/run/multimeterd.sock", "the daemon's --admin-socket")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if cmd == "console" {
+		return consoleadmin.Menu(ctx, *socket, os.Stdin, os.Stdout)
+	}
+	pw, err := consoleadmin.Prompt(os.Stdin, os.Stdout)
+	if err == nil {
+		err = consoleadmin.SetAdminPassword(ctx, *socket, pw)
+	}
+	if err != nil {
+		return fmt.Errorf("the admin password was not changed: %w", err)
+	}
+	fmt.Fprintln(os.Stdout, "The admin password is set.")
+	return nil
 }
 
 // readJSON decodes the JSON file at path into v, refusing unknown fields.
