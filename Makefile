@@ -7,7 +7,8 @@ export CGO_ENABLED ?= 0
 .PHONY: all test unit-test vet deps build kernel image run stop vm-test bench-image
 
 # The image `make run` and `make image` build; the QEMU tests use debug
-# (they drive its serial shell). PROFILE=production has no shell.
+# (they drive its serial shell) and production (its console menu).
+# PROFILE=production has no shell.
 PROFILE ?= debug
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
@@ -56,6 +57,7 @@ vm-test:
 
 test: deps vet kernel unit-test
 	$(MAKE) image PROFILE=debug
+	$(MAKE) image PROFILE=production
 	$(MAKE) vm-test
 
 # Image size, build time and boot-to-API time of the production image.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/multimeter-fw/multimeter/firmware/disklayout"
+	"github.com/multimeter-fw/multimeter/initramfs/manifest"
 	"github.com/multimeter-fw/multimeter/tools/diskimage"
 	"github.com/multimeter-fw/multimeter/tools/monitorfeed"
 	"github.com/multimeter-fw/multimeter/tools/qemu"
@@ -273,4 +274,37 @@ func TestDevices(t *testing.T) {
 		}
 	}
 	find(t, vm, stepLimit, `watchdog armed`)
+}
+
+// TestProductionConsole boots the production image: no shell anywhere,
+// and the serial console offers to set the admin password.
+func TestProductionConsole(t *testing.T) {
+	img := needProfile(t, manifest.ProfileProduction)
+	vm := img.boot(t, bootOpts{disk: img.diskCopy(t)})
+	password := adminPassword(t, vm)
+	getSystemInfo(t, vm, password)
+	find(t, vm, stepLimit, `Press Enter to set the admin password\.`)
+	if err := vm.Type("\r"); err != nil {
+		t.Fatal(err)
+	}
+	for _, prompt := range []string{`New admin password: `, `Repeat it: `} {
+		find(t, vm, stepLimit, prompt)
+		if err := vm.Type("console-password-2\r"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	find(t, vm, stepLimit, `The admin password is set\.`)
+	if info, _ := getSystemInfo(t, vm, "console-password-2"); info.Product != img.manifest.Product {
+		t.Errorf("API with the console's password answers %+v", info)
+	}
+	console := vm.Console().String()
+	if strings.Contains(console, "console-password-2") {
+		t.Errorf("the password was echoed on the console")
+	}
+	if strings.Contains(console, "service=shell") {
+		t.Errorf("the production image started a shell")
+	}
+	if !vm.Shutdown(stepLimit) {
+		t.Error("the appliance did not power off on the power button")
+	}
 }

@@ -30,15 +30,21 @@ const (
 	stepLimit = 2 * time.Minute
 )
 
-// image is the built debug image the tests boot.
+// image is a built image the tests boot (the debug profile unless said).
 type image struct {
 	dir      string
 	manifest manifest.Manifest
 }
 
-// needImage returns the built image, or skips (fails under CI) when QEMU
-// or the image is missing.
+// needImage returns the built debug image, or skips (fails under CI) when
+// QEMU or the image is missing.
 func needImage(t *testing.T) image {
+	t.Helper()
+	return needProfile(t, manifest.ProfileDebug)
+}
+
+// needProfile is needImage for the image of a profile.
+func needProfile(t *testing.T, profile string) image {
 	t.Helper()
 	missing := func(format string, args ...any) {
 		t.Helper()
@@ -55,10 +61,10 @@ func needImage(t *testing.T) image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(root, "images", "out", manifest.ProfileDebug)
+	dir := filepath.Join(root, "images", "out", profile)
 	m, err := manifest.Read(filepath.Join(dir, imagebuild.ManifestFile))
 	if err != nil {
-		missing("no debug image in %s: %v", dir, err)
+		missing("no %s image in %s: %v", profile, dir, err)
 	}
 	return image{dir: dir, manifest: m}
 }

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -112,6 +113,11 @@ func SetAdminPassword(ctx context.Context, socket, password string) error {
 // Prompt asks for a new password twice on the terminal in (echo off; a
 // plain line each when in is not a terminal) and returns it.
 func Prompt(in *os.File, out io.Writer) (string, error) {
+	// Echo goes off before the prompt is shown: whatever is typed after
+	// it must not appear, however fast it comes.
+	if restore, err := echoOff(in); err == nil {
+		defer restore()
+	}
 	read := lineReader(in)
 	fmt.Fprint(out, "New admin password: ")
 	first, err := read()
@@ -128,6 +134,21 @@ func Prompt(in *os.File, out io.Writer) (string, error) {
 		return "", errors.New("the two passwords differ")
 	}
 	return first, nil
+}
+
+// echoOff turns a terminal's echo off until restore is called.
+func echoOff(f *os.File) (restore func(), err error) {
+	fd := int(f.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	quiet := *old
+	quiet.Lflag &^= unix.ECHO
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+		return nil, err
+	}
+	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
 }
 
 // lineReader reads a line at a time, without echo on a terminal.

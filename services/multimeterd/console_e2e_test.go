@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -33,6 +34,8 @@ func TestSetAdminPasswordAtTheConsole(t *testing.T) {
 	console := func(input string) (string, error) {
 		cmd := exec.Command(bin, "set-admin-password", "--socket", socket)
 		cmd.Stdin = strings.NewReader(input)
+		// No controlling terminal: the password comes from stdin.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}

@@ -48,6 +48,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/multimeter-fw/multimeter/services/consoleadmin"
 	"github.com/multimeter-fw/multimeter/services/daemon"
 	"github.com/multimeter-fw/multimeter/services/logring"
@@ -126,7 +128,19 @@ func runConsole(ctx context.Context, cmd string, args []string, stderr io.Writer
 	if cmd == "console" {
 		return consoleadmin.Menu(ctx, *socket, os.Stdin, os.Stdout)
 	}
-	pw, err := consoleadmin.Prompt(os.Stdin, os.Stdout)
+	// Like passwd and ssh, read from the controlling terminal when stdin
+	// is not one (a shell that pipes its children's input would echo);
+	// scripts without a terminal pipe the password in twice.
+	in := os.Stdin
+	if !term.IsTerminal(int(in.Fd())) {
+		if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
+			defer tty.Close()
+			if term.IsTerminal(int(tty.Fd())) {
+				in = tty
+			}
+		}
+	}
+	pw, err := consoleadmin.Prompt(in, os.Stdout)
 	if err == nil {
 		err = consoleadmin.SetAdminPassword(ctx, *socket, pw)
 	}
