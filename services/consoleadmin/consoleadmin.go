@@ -36,7 +36,7 @@ import (
 type SetFunc func(ctx context.Context, password string) error
 
 const (
-	path        = "/admin-password"
+	route       = "/admin-password"
 	maxPassword = 1 << 10
 )
 
@@ -58,7 +58,7 @@ func Listen(path string) (net.Listener, error) {
 // Serve answers on ln until ctx ends, then closes it.
 func Serve(ctx context.Context, ln net.Listener, set SetFunc, log *slog.Logger) error {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("POST "+route, func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxPassword+1))
 		if err != nil || len(body) > maxPassword {
 			http.Error(w, "password too long", http.StatusBadRequest)
@@ -72,14 +72,9 @@ func Serve(ctx context.Context, ln net.Listener, set SetFunc, log *slog.Logger) 
 		w.WriteHeader(http.StatusNoContent)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		<-ctx.Done()
-		srv.Close()
-	}()
+	stop := context.AfterFunc(ctx, func() { srv.Close() })
+	defer stop()
 	err := srv.Serve(ln)
-	<-done
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
@@ -94,7 +89,7 @@ func SetAdminPassword(ctx context.Context, socket, password string) error {
 			return d.DialContext(ctx, "unix", socket)
 		},
 	}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://multimeterd"+path, strings.NewReader(password))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://multimeterd"+route, strings.NewReader(password))
 	if err != nil {
 		return err
 	}
