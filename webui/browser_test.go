@@ -428,6 +428,31 @@ type page[T any] struct {
 	TotalItems     int `json:"totalItems"`
 }
 
+// selectTime picks an entry of the time selector.
+func selectTime(t *testing.T, tb *tab, value string) {
+	t.Helper()
+	eval[bool](t, tb, `(() => { const s = document.querySelector('.time-select select'); s.value = '`+value+`'; s.dispatchEvent(new Event('change')); return true; })()`)
+}
+
+// linksShown returns the texts of the first-column links of the tables
+// in scope, top to bottom.
+func linksShown(t *testing.T, tb *tab, scope string) []string {
+	t.Helper()
+	return eval[[]string](t, tb, `[...document.querySelectorAll('`+scope+` tbody tr td:first-child a')].map(a => a.textContent)`)
+}
+
+// ips returns the IPs of the list the API answers at path, in order.
+func (s *server) ips(t *testing.T, path string) []string {
+	t.Helper()
+	var p page[ipItem]
+	s.get(t, path, &p)
+	var out []string
+	for _, it := range p.DisplayedItems {
+		out = append(out, it.IP)
+	}
+	return out
+}
+
 type ipItem struct {
 	IP         string    `json:"ip"`
 	AllTime    [4]uint64 `json:"allTime"`
@@ -491,14 +516,8 @@ func TestBrowser(t *testing.T) {
 		if h1 := eval[string](t, tb, `document.querySelector('#view h1').textContent`); h1 != talker {
 			t.Errorf("IP page title = %q; want the top talker %s", h1, talker)
 		}
-		var peers page[struct{ IP string }]
-		srv.get(t, "/API/stats/modules/ip/ips/"+url.PathEscape(talker)+"/peers?sort=bytes&reverse=true&page=0&count=20", &peers)
-		shown := eval[[]string](t, tb, `[...document.querySelectorAll('.tab-panel tbody tr td:first-child a')].map(a => a.textContent)`)
-		var want []string
-		for _, p := range peers.DisplayedItems {
-			want = append(want, p.IP)
-		}
-		if strings.Join(shown, " ") != strings.Join(want, " ") {
+		want := srv.ips(t, "/API/stats/modules/ip/ips/"+url.PathEscape(talker)+"/peers?sort=bytes&reverse=true&page=0&count=20")
+		if shown := linksShown(t, tb, ".tab-panel"); strings.Join(shown, " ") != strings.Join(want, " ") {
 			t.Errorf("peers of %s shown = %v; the API lists %v", talker, shown, want)
 		}
 		tb.noConsoleErrors(t, "IP page")
@@ -514,14 +533,8 @@ func TestBrowser(t *testing.T) {
 				order = "ascending"
 			}
 			tb.waitJS(t, "sorted "+order, `document.querySelector('th[aria-sort=`+order+`] button[data-sort=bytes]') !== null && !document.querySelector('.data-table[aria-busy=true]')`)
-			var want page[ipItem]
-			srv.get(t, fmt.Sprintf("/API/stats/modules/ip/ips_paged?sort=bytes&reverse=%v&page=0&count=25", reverse), &want)
-			shown := eval[[]string](t, tb, `[...document.querySelectorAll('.data-table tbody tr td:first-child a')].map(a => a.textContent)`)
-			var ips []string
-			for _, it := range want.DisplayedItems {
-				ips = append(ips, it.IP)
-			}
-			if strings.Join(shown, " ") != strings.Join(ips, " ") {
+			ips := srv.ips(t, fmt.Sprintf("/API/stats/modules/ip/ips_paged?sort=bytes&reverse=%v&page=0&count=25", reverse))
+			if shown := linksShown(t, tb, ".data-table"); strings.Join(shown, " ") != strings.Join(ips, " ") {
 				t.Errorf("IPs sorted by bytes (%s) = %v; the API says %v", order, shown, ips)
 			}
 		}
@@ -554,7 +567,7 @@ func TestBrowser(t *testing.T) {
 				want++
 			}
 		}
-		shown := eval[[]string](t, tb, `[...document.querySelectorAll('.data-table tbody tr td:first-child a')].map(a => a.textContent)`)
+		shown := linksShown(t, tb, ".data-table")
 		status := eval[string](t, tb, `document.querySelector('.table-status').textContent`)
 		for _, ip := range shown {
 			if !strings.Contains(ip, term) {
@@ -574,24 +587,18 @@ func TestBrowser(t *testing.T) {
 		check := func(what string, start, end int64) {
 			t.Helper()
 			tb.waitJS(t, what, `!document.querySelector('#view .loading, .data-table[aria-busy=true]') && document.querySelectorAll('.data-table tbody tr td:first-child a').length > 0`)
-			var want page[ipItem]
-			srv.get(t, fmt.Sprintf("/API/stats/modules/ip/ips_paged?sort=bps&reverse=true&page=0&count=25&starttime=%d&endtime=%d", start, end), &want)
-			shown := eval[[]string](t, tb, `[...document.querySelectorAll('.data-table tbody tr td:first-child a')].map(a => a.textContent)`)
-			var ips []string
-			for _, it := range want.DisplayedItems {
-				ips = append(ips, it.IP)
-			}
-			if strings.Join(shown, " ") != strings.Join(ips, " ") {
+			ips := srv.ips(t, fmt.Sprintf("/API/stats/modules/ip/ips_paged?sort=bps&reverse=true&page=0&count=25&starttime=%d&endtime=%d", start, end))
+			if shown := linksShown(t, tb, ".data-table"); strings.Join(shown, " ") != strings.Join(ips, " ") {
 				t.Errorf("%s: IPs shown = %v; the API says %v", what, shown, ips)
 			}
 		}
 		// "Last 5 minutes" counts back from the analysis' own clock.
-		eval[bool](t, tb, `(() => { const s = document.querySelector('.time-select select'); s.value = '5m'; s.dispatchEvent(new Event('change')); return true; })()`)
+		selectTime(t, tb, "5m")
 		tb.waitJS(t, "t=5m in the URL", `/t=5m/.test(location.hash)`)
 		check("last 5 minutes", tm.LastSecond-300, tm.LastSecond)
 		// A custom interval through its dialog.
 		start, end := tm.FirstSecond+5, tm.FirstSecond+15
-		eval[bool](t, tb, `(() => { const s = document.querySelector('.time-select select'); s.value = 'custom'; s.dispatchEvent(new Event('change')); return true; })()`)
+		selectTime(t, tb, "custom")
 		tb.do(t, "custom interval dialog", chromedp.WaitVisible(chromedp.CSS(`dialog input[type=datetime-local]`)))
 		eval[bool](t, tb, fmt.Sprintf(`(() => {
 			const [from, to] = document.querySelectorAll('dialog input[type=datetime-local]');
@@ -607,7 +614,7 @@ func TestBrowser(t *testing.T) {
 		if links := eval[int](t, tb, fmt.Sprintf(`[...document.querySelectorAll('nav.sidebar a')].filter(a => !/t=%d-%d/.test(a.getAttribute('href'))).length`, start, end)); links != 0 {
 			t.Errorf("%d navigation links drop the time selection", links)
 		}
-		eval[bool](t, tb, `(() => { const s = document.querySelector('.time-select select'); s.value = 'live'; s.dispatchEvent(new Event('change')); return true; })()`)
+		selectTime(t, tb, "live")
 		tb.waitJS(t, "live again", `!/t=/.test(location.hash)`)
 		tb.noConsoleErrors(t, "time selector")
 	})

@@ -6,6 +6,7 @@ package capture
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/multimeter-fw/multimeter/services/decode"
 )
@@ -45,3 +46,20 @@ type PortInfo struct {
 type PortReporter interface {
 	Ports() []PortInfo
 }
+
+// Decoder is a Handler that only decodes every packet and counts the
+// frames it cannot: the least an I/O worker feeding analysis does, for
+// tools that measure or watch capture alone.
+type Decoder struct {
+	p      decode.Packet
+	Errors *atomic.Uint64 // shared by a source's workers
+}
+
+func (d *Decoder) Handle(p *decode.Packet, link decode.LinkType, frame []byte) {
+	d.p = *p
+	if decode.Decode(&d.p, link, frame) != nil {
+		d.Errors.Add(1)
+	}
+}
+
+func (d *Decoder) Flush() {}

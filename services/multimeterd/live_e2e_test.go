@@ -1,27 +1,27 @@
 package main
 
 import (
-	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/multimeter-fw/multimeter/services/capture/live/livetest"
 	"github.com/multimeter-fw/multimeter/services/ringbuf/ringbuftest"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
 
-// netns is a network namespace of the test's own, with veth pairs whose
+// netns is a network namespace (package livetest) with veth pairs whose
 // one end is a monitor port of the daemon and whose other end the test
 // sends into (tcpreplay) or listens on (tcpdump).
-type netns struct{ name string }
+type netns struct{ *livetest.Netns }
 
-func newNetns(t *testing.T, pairs ...[2]string) *netns {
+func newNetns(t *testing.T, pairs ...[2]string) netns {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") != "" {
@@ -29,63 +29,43 @@ func newNetns(t *testing.T, pairs ...[2]string) *netns {
 		}
 		t.Skip("not root: no network namespaces")
 	}
-	n := &netns{name: fmt.Sprintf("mmtest-%d", os.Getpid())}
-	exec.Command("ip", "netns", "delete", n.name).Run()
-	n.must(t, "ip", "netns", "add", n.name)
-	t.Cleanup(func() { exec.Command("ip", "netns", "delete", n.name).Run() })
-	// No IPv6: the kernel's own router solicitations and DAD probes on the
-	// veths would be packets the test did not send.
-	n.must(t, "ip", "netns", "exec", n.name, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
-	n.must(t, "ip", "-n", n.name, "link", "set", "lo", "up")
+	ln, err := livetest.NewNetns("mmtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	n := netns{ln}
+	// The daemon and curl talk over the namespace's loopback.
+	if err := n.SetUp(true, "lo"); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range pairs {
-		n.must(t, "ip", "-n", n.name, "link", "add", p[0], "mtu", "9000", "type", "veth", "peer", "name", p[1], "mtu", "9000")
-		// The daemon brings its end (p[1]) up itself, as on the appliance.
-		n.must(t, "ip", "-n", n.name, "link", "set", p[0], "up")
+		if err := n.AddVeth(p[0], p[1], 9000); err != nil {
+			t.Fatal(err)
+		}
+		// The daemon brings its end up itself, as on the appliance.
+		if err := n.SetUp(false, p[1]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return n
 }
 
-func (n *netns) must(t *testing.T, argv ...string) {
-	t.Helper()
-	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
-	}
-}
-
 // exec is the command prefix that runs a program inside the namespace.
-func (n *netns) exec() []string { return []string{"ip", "netns", "exec", n.name} }
+func (n netns) exec() []string { return []string{"ip", "netns", "exec", n.Name} }
 
 // sh runs a shell pipeline inside the namespace.
-func (n *netns) sh(t *testing.T, script string) string {
+func (n netns) sh(t *testing.T, script string) string {
 	t.Helper()
-	return sh(t, "ip netns exec "+n.name+" bash -o pipefail -c '"+strings.ReplaceAll(script, "'", `'\''`)+"'")
+	return sh(t, "ip netns exec "+n.Name+" bash -o pipefail -c '"+strings.ReplaceAll(script, "'", `'\''`)+"'")
 }
 
-// replay sends a pcap into ifname as fast as tcpreplay can.
-func (n *netns) replay(t *testing.T, ifname, pcap string) {
+// replay sends a pcap into ifname with tcpreplay at rate (such as
+// "--topspeed" or "--pps=20000").
+func (n netns) replay(t *testing.T, ifname, pcap, rate string) {
 	t.Helper()
-	n.must(t, "ip", "netns", "exec", n.name, "tcpreplay", "--quiet", "--topspeed", "-i", ifname, pcap)
-}
-
-// listen records what arrives on ifname with tcpdump until the returned
-// function is called.
-func (n *netns) listen(t *testing.T, ifname, out string) (stop func()) {
-	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", n.name, "tcpdump", "-i", ifname, "-B", "131072", "-U", "-n", "-w", out, "--immediate-mode")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && !strings.Contains(sc.Text(), "listening on") {
-	}
-	go sc.Scan() // drain
-	return func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		cmd.Wait()
+	if out, err := n.Command(context.Background(), "tcpreplay", "--quiet", rate, "-i", ifname, pcap).CombinedOutput(); err != nil {
+		t.Fatalf("tcpreplay into %s: %v\n%s", ifname, err, out)
 	}
 }
 
@@ -229,7 +209,7 @@ func TestMonitorPorts(t *testing.T) {
 		}
 
 		start := nowMicros()
-		ns.replay(t, "a0", in)
+		ns.replay(t, "a0", in, "--topspeed")
 		waitRecorded(nPackets)
 		end := nowMicros() + 1
 
@@ -297,7 +277,7 @@ func TestMonitorPorts(t *testing.T) {
 			t.Errorf("rules after PUT: %s; want 2", got)
 		}
 		start := nowMicros()
-		ns.replay(t, "a0", in)
+		ns.replay(t, "a0", in, "--topspeed")
 		waitRecorded(before + nPackets)
 		window := fmt.Sprintf("startTime=%d&endTime=%d", start, nowMicros()+1)
 		if got := fromBuffer("dns", window+"&expression=port==53", 0); len(got) != 0 {
@@ -318,25 +298,30 @@ func TestMonitorPorts(t *testing.T) {
 		if got := ns.sh(t, admin+`'`+base+`/API/system/interfaces/mode' | jq -r .mode`); got != "bridge" {
 			t.Errorf("mode with --bridge = %s; want bridge", got)
 		}
+		// A pace tcpdump keeps up with: forwarding speed is make bench-live's.
 		fwd := filepath.Join(dir, "forwarded.pcap")
-		stop := ns.listen(t, "q0", fwd)
-		before := recorded()
-		ns.replay(t, "p0", in)
-		waitRecorded(before + nPackets)
-		time.Sleep(500 * time.Millisecond)
-		stop()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		td, err := ns.StartTcpdump(ctx, "q0", fwd, nPackets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.replay(t, "p0", in, "--pps=20000")
+		td.Wait() // it exits after nPackets, or at the timeout with fewer
 		sameFrames(t, "frames out of q1", readFrames(t, in), readFrames(t, fwd))
 		if t.Failed() {
 			t.Logf("ports: %s", ns.sh(t, admin+`'`+base+`/API/system/interfaces'`))
 		}
 
 		ns.sh(t, admin+`-X PUT -o /dev/null '`+base+`/API/system/interfaces/mode' -d '{"mode":"sink"}'`)
-		stop = ns.listen(t, "q0", fwd)
-		before = recorded()
-		ns.replay(t, "p0", in)
+		if td, err = ns.StartTcpdump(ctx, "q0", fwd, 0); err != nil {
+			t.Fatal(err)
+		}
+		before := recorded()
+		ns.replay(t, "p0", in, "--pps=20000")
 		waitRecorded(before + nPackets)
-		time.Sleep(500 * time.Millisecond)
-		stop()
+		time.Sleep(1500 * time.Millisecond) // tcpdump's ring hands over a block after a second
+		td.Stop()
 		if got := readFrames(t, fwd); len(got) != 0 {
 			t.Errorf("sink mode forwarded %d frames; want none", len(got))
 		}
@@ -359,7 +344,7 @@ func TestMonitorPorts(t *testing.T) {
 	t.Run("SIGKILL while recording loses no flushed packet", func(t *testing.T) {
 		ns.sh(t, admin+`-X PUT -o /dev/null '`+base+`/API/system/ringbuffer/buffers/0/rules' -d '{"rules":[]}'`)
 		start := nowMicros()
-		replay := exec.Command("ip", "netns", "exec", ns.name, "tcpreplay", "--quiet", "--pps", "1000", "-i", "a0", in)
+		replay := ns.Command(context.Background(), "tcpreplay", "--quiet", "--pps=1000", "-i", "a0", in)
 		if err := replay.Start(); err != nil {
 			t.Fatal(err)
 		}

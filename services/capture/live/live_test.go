@@ -331,22 +331,29 @@ func checkFlowsStayOnOneWorker(t *testing.T, recs []record) {
 	}
 }
 
-// TestBridgeForwardsUnchanged checks that in bridge mode every frame
-// received on a port leaves its partner byte for byte, in both directions,
-// and that the forwarded frames are not captured again.
-func TestBridgeForwardsUnchanged(t *testing.T) {
+// bridgedPair opens mon0 and mon1 as partners (fed through feed0 and
+// feed1) in mode, with workers per port (0: the default).
+func bridgedPair(t *testing.T, mode live.Mode, workers int) (*livetest.Netns, *live.Source) {
+	t.Helper()
 	ns := newNetns(t)
 	addVeth(t, ns, "mon0", "feed0")
 	addVeth(t, ns, "mon1", "feed1")
-	src := open(t, ns, live.Config{
+	return ns, open(t, ns, live.Config{
 		Ports: []live.PortConfig{
 			{Name: "mon0", Index: 0, Partner: "mon1"},
 			{Name: "mon1", Index: 1, Partner: "mon0"},
 		},
-		Mode:           live.Bridge,
-		WorkersPerPort: 2,
+		Mode:           mode,
+		WorkersPerPort: workers,
 		BlockSize:      1 << 16,
 	})
+}
+
+// TestBridgeForwardsUnchanged checks that in bridge mode every frame
+// received on a port leaves its partner byte for byte, in both directions,
+// and that the forwarded frames are not captured again.
+func TestBridgeForwardsUnchanged(t *testing.T) {
+	ns, src := bridgedPair(t, live.Bridge, 2)
 	east, west := frames(2000, 2), frames(1500, 3)
 	dir := t.TempDir()
 	out0, out1 := filepath.Join(dir, "feed0.pcap"), filepath.Join(dir, "feed1.pcap")
@@ -391,16 +398,7 @@ func TestBridgeForwardsUnchanged(t *testing.T) {
 // TestModeSwitch switches between sink and bridge while running: only the
 // frames sent while bridging arrive on the far side.
 func TestModeSwitch(t *testing.T) {
-	ns := newNetns(t)
-	addVeth(t, ns, "mon0", "feed0")
-	addVeth(t, ns, "mon1", "feed1")
-	src := open(t, ns, live.Config{
-		Ports: []live.PortConfig{
-			{Name: "mon0", Index: 0, Partner: "mon1"},
-			{Name: "mon1", Index: 1, Partner: "mon0"},
-		},
-		BlockSize: 1 << 16,
-	})
+	ns, src := bridgedPair(t, live.Sink, 0)
 	batches := [][][]byte{frames(500, 4), frames(600, 5), frames(700, 6)}
 	out := filepath.Join(t.TempDir(), "feed1.pcap")
 	td := startTcpdump(t, ns, "feed1", out, len(batches[1]))
@@ -501,17 +499,7 @@ func (countingHandler) Flush()                                           {}
 // TestNoAllocationPerPacket captures and forwards in bridge mode and counts
 // the allocations of the whole process while packets flow.
 func TestNoAllocationPerPacket(t *testing.T) {
-	ns := newNetns(t)
-	addVeth(t, ns, "mon0", "feed0")
-	addVeth(t, ns, "mon1", "feed1")
-	src := open(t, ns, live.Config{
-		Ports: []live.PortConfig{
-			{Name: "mon0", Index: 0, Partner: "mon1"},
-			{Name: "mon1", Index: 1, Partner: "mon0"},
-		},
-		Mode:      live.Bridge,
-		BlockSize: 1 << 16,
-	})
+	ns, src := bridgedPair(t, live.Bridge, 0)
 	var n atomic.Int64
 	run(t, src, func(int) capture.Handler { return countingHandler{&n} })
 	s, err := ns.NewSender("feed0")

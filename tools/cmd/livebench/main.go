@@ -31,7 +31,6 @@ import (
 	"github.com/multimeter-fw/multimeter/services/capture"
 	"github.com/multimeter-fw/multimeter/services/capture/live"
 	"github.com/multimeter-fw/multimeter/services/capture/live/livetest"
-	"github.com/multimeter-fw/multimeter/services/decode"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
 
@@ -93,22 +92,6 @@ func writeMix(file string, n int) error {
 	return f.Close()
 }
 
-// counter decodes every packet, as an I/O worker feeding analysis would
-// at least have to, and counts them.
-type counter struct {
-	p      decode.Packet
-	errors *atomic.Uint64
-}
-
-func (c *counter) Handle(p *decode.Packet, link decode.LinkType, frame []byte) {
-	c.p = *p
-	if decode.Decode(&c.p, link, frame) != nil {
-		c.errors.Add(1)
-	}
-}
-
-func (c *counter) Flush() {}
-
 func bench(ctx context.Context, o options, stdout io.Writer) error {
 	ns, err := livetest.NewNetns("mmbench")
 	if err != nil {
@@ -142,7 +125,7 @@ func bench(ctx context.Context, o options, stdout io.Writer) error {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- src.Run(runCtx, func(int) capture.Handler { return &counter{errors: &decodeErrors} })
+		done <- src.Run(runCtx, func(int) capture.Handler { return &capture.Decoder{Errors: &decodeErrors} })
 	}()
 
 	out, err := ns.Command(ctx, "tcpreplay", "--topspeed", "--preload-pcap", "-i", "feed0", o.pcap).CombinedOutput()

@@ -25,7 +25,6 @@ import (
 
 	"github.com/multimeter-fw/multimeter/services/capture"
 	"github.com/multimeter-fw/multimeter/services/capture/live"
-	"github.com/multimeter-fw/multimeter/services/decode"
 )
 
 var errUsage = errors.New("usage")
@@ -71,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var decodeErrors atomic.Uint64
 	done := make(chan error, 1)
 	go func() {
-		done <- src.Run(ctx, func(int) capture.Handler { return &decoder{errors: &decodeErrors} })
+		done <- src.Run(ctx, func(int) capture.Handler { return &capture.Decoder{Errors: &decodeErrors} })
 	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -89,21 +88,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 }
-
-// decoder decodes every packet and counts the frames it cannot.
-type decoder struct {
-	p      decode.Packet
-	errors *atomic.Uint64
-}
-
-func (d *decoder) Handle(p *decode.Packet, link decode.LinkType, frame []byte) {
-	d.p = *p
-	if decode.Decode(&d.p, link, frame) != nil {
-		d.errors.Add(1)
-	}
-}
-
-func (d *decoder) Flush() {}
 
 // printStats prints the counters' growth over elapsed as rates per second.
 func printStats(w io.Writer, prev, cur []live.PortStats, elapsed time.Duration, infos []capture.PortInfo, decodeErrors uint64) error {
