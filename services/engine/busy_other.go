@@ -11,13 +11,11 @@ type busyClock struct {
 	total time.Duration
 }
 
-func newBusyClock() busyClock { return busyClock{} }
-
-// start is called before a batch.
+// start is called before work.
 func (c *busyClock) start() { c.t0 = time.Now() }
 
-// busy returns the processing time so far, the batch since start included.
-func (c *busyClock) busy() time.Duration {
-	c.total += time.Since(c.t0)
-	return c.total
-}
+// stop is called after it.
+func (c *busyClock) stop() { c.total += time.Since(c.t0) }
+
+// busy returns the processing time between starts and stops so far.
+func (c *busyClock) busy() time.Duration { return c.total }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -62,6 +61,7 @@ type shard struct {
 
 	// Counters read by Load.
 	busyNs    atomic.Int64 // processing time (see busyClock)
+	clock     busyClock
 	packets   atomic.Uint64
 	dropped   atomic.Uint64 // packets of batches the queue had no room for
 	lostDelta atomic.Uint64 // figures that found an accumulator full
@@ -103,10 +103,6 @@ func newShard(pl *pipeline, id int, queueBatches, deltas int) *shard {
 
 // run processes batches until the queue is closed.
 func (s *shard) run() {
-	// One thread per shard, so that its busy time is the thread's CPU time.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	clock := newBusyClock()
 	var tick <-chan time.Time
 	if s.pl.wall {
 		t := time.NewTicker(100 * time.Millisecond)
@@ -121,12 +117,16 @@ func (s *shard) run() {
 				s.finish()
 				return
 			}
-			clock.start()
+			s.clock.start()
 			s.batch(b)
-			s.busyNs.Store(int64(clock.busy()))
+			s.clock.stop()
+			s.busyNs.Store(int64(s.clock.busy()))
 			s.pool <- b
 		case now := <-tick:
+			s.clock.start()
 			s.advance(now.Unix())
+			s.clock.stop()
+			s.busyNs.Store(int64(s.clock.busy()))
 		}
 	}
 }
@@ -403,15 +403,20 @@ func (s *shard) collect() {
 func (s *shard) sendDelta(final bool) {
 	d := s.delta
 	d.sec, d.final, d.shard = s.sec, final, s.id
+	s.clock.stop() // waiting for the store is not processing
 	s.pl.out <- d
 	s.delta = <-s.free
+	s.clock.start()
 	s.ifaceVal = nil
 }
 
 // finish hands the store the last second.
 func (s *shard) finish() {
 	if s.started {
+		s.clock.start()
 		s.collect()
+		s.clock.stop()
+		s.busyNs.Store(int64(s.clock.busy()))
 		d := s.delta
 		d.sec, d.final, d.shard = s.sec, true, s.id
 		s.pl.out <- d

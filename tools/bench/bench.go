@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,15 @@ type Config struct {
 	StoreIPs, StoreConns int
 	// MemoryConns sizes the memory measurement; default 200,000.
 	MemoryConns int
+	// OursOnly measures only our offline analysis (for profiling it):
+	// no peers, memory or store queries.
+	OursOnly bool
+	// CPUProfile, if set, receives a CPU profile of the measured loops of
+	// our offline analysis.
+	CPUProfile io.Writer
+	// Loops is how often the capture is analysed after a warm-up pass,
+	// each loop continuing the traffic later in time; default 2.
+	Loops int
 }
 
 func (c *Config) fillDefaults() {
@@ -52,6 +62,9 @@ func (c *Config) fillDefaults() {
 	}
 	if c.StoreConns <= 0 {
 		c.StoreConns = 2_000_000
+	}
+	if c.Loops <= 0 {
+		c.Loops = 2
 	}
 	if c.MemoryConns <= 0 {
 		c.MemoryConns = 200_000
@@ -114,8 +127,12 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 		return nil, err
 	}
 	r := &Report{Packets: frames.len(), Load: loadAverage()}
-	if r.Ours, r.AllocsPer, err = offline(ctx, frames, cfg.Shards); err != nil {
+	if r.Ours, r.AllocsPer, err = offline(ctx, frames, cfg.Shards, cfg.Loops, cfg.CPUProfile); err != nil {
 		return nil, err
+	}
+	if cfg.OursOnly {
+		r.writeThroughput(w, cfg)
+		return r, nil
 	}
 	r.Tshark, _ = peer(ctx, "tshark", "-q", "-z", "endpoints,ip", "-z", "conv,tcp", "-r", path)
 	r.NDPI, _ = peer(ctx, "ndpiReader", "-i", path, "-q")
@@ -251,14 +268,10 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// measuredLoops is how often the capture is analysed after a warm-up
-// pass; each loop continues the traffic later in time.
-const measuredLoops = 2
-
 // offline analyses the frames with every module on, in one run: a first
 // pass warms the tables up, the measured passes that follow show the
 // steady state (the pipeline's setup is not in them).
-func offline(ctx context.Context, f *frames, shards int) (Throughput, float64, error) {
+func offline(ctx context.Context, f *frames, shards, measuredLoops int, profile io.Writer) (Throughput, float64, error) {
 	e, err := engine.New(engine.Config{Shards: shards, Clock: "packet"}, nil)
 	if err != nil {
 		return Throughput{}, 0, err
@@ -269,15 +282,23 @@ func offline(ctx context.Context, f *frames, shards int) (Throughput, float64, e
 	var m0, m1 runtime.MemStats
 	src := &memSource{f: f, loops: 1 + measuredLoops, markLoop: 1, mark: func() {
 		runtime.ReadMemStats(&m0)
+		if profile != nil {
+			// A profile already running elsewhere only loses this one.
+			_ = pprof.StartCPUProfile(profile)
+		}
 		cpu0, wall0, busy0 = cpuTime(), time.Now(), e.Processed()
 	}}
-	if err := e.Run(ctx, src); err != nil {
+	err = e.Run(ctx, src)
+	if profile != nil {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		return Throughput{}, 0, err
 	}
 	t := Throughput{
-		Wall:     time.Since(wall0) / measuredLoops,
-		CPU:      (cpuTime() - cpu0) / measuredLoops,
-		Analyzer: (e.Processed().Busy - busy0.Busy) / measuredLoops,
+		Wall:     time.Since(wall0) / time.Duration(measuredLoops),
+		CPU:      (cpuTime() - cpu0) / time.Duration(measuredLoops),
+		Analyzer: (e.Processed().Busy - busy0.Busy) / time.Duration(measuredLoops),
 	}
 	runtime.ReadMemStats(&m1)
 	return t, float64(m1.Mallocs-m0.Mallocs) / float64(measuredLoops*f.len()), nil

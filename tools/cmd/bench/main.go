@@ -4,7 +4,7 @@
 //
 // Synopsis:
 //
-//	bench [-n 2000000] [-shards 1] [-short]
+//	bench [-n 2000000] [-shards 1] [-short] [-ours-only] [-cpuprofile FILE]
 package main
 
 import (
@@ -15,7 +15,6 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 
 	"github.com/multimeter-fw/multimeter/tools/bench"
 )
@@ -28,23 +27,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("n", 2_000_000, "packets in the generated mix")
 	shards := fs.Int("shards", 1, "analyzer shards")
 	short := fs.Bool("short", false, "a quick run with small sizes (CI)")
+	loops := fs.Int("loops", 2, "measured passes over the capture after the warm-up pass")
+	oursOnly := fs.Bool("ours-only", false, "measure only our offline analysis (no peers, memory, queries)")
 	dir := fs.String("dir", "", "directory for the capture (default a temporary one)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measured loops of our offline analysis to this file")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
+	cfg := bench.Config{Packets: *n, Shards: *shards, Dir: *dir, OursOnly: *oursOnly, Loops: *loops}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		cfg.CPUProfile = f
 	}
-	cfg := bench.Config{Packets: *n, Shards: *shards, Dir: *dir}
 	if *short {
 		cfg.Packets, cfg.StoreIPs, cfg.StoreConns, cfg.MemoryConns = 50_000, 20_000, 40_000, 20_000
 	}
