@@ -257,10 +257,19 @@ func TestDevices(t *testing.T) {
 			t.Fatalf("GET /API/system/interfaces = %s; want eth1 capturing the generator's frames", body)
 		}
 	}
-	body, _ := apiGet(t, vm, password, "/API/stats/modules/ip/ips_paged?sort=packets&reverse=true&count=5&skiphistorydata=true")
-	var ips struct{ DisplayedItems []struct{ IP string } }
-	if err := json.Unmarshal(body, &ips); err != nil || len(ips.DisplayedItems) == 0 {
-		t.Errorf("GET ips_paged = %s, %v; want the generator's hosts", body, err)
+	// The store gets a second's figures once the second has closed, a
+	// little after the port counted its frames.
+	for deadline := time.Now().Add(stepLimit); ; time.Sleep(time.Second) {
+		body, _ := apiGet(t, vm, password, "/API/stats/modules/ip/ips_paged?sort=packets&reverse=true&count=5&skiphistorydata=true")
+		var ips struct{ DisplayedItems []struct{ IP string } }
+		err := json.Unmarshal(body, &ips)
+		if err == nil && len(ips.DisplayedItems) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("GET ips_paged = %s, %v; want the generator's hosts", body, err)
+			break
+		}
 	}
 
 	// The drivers of the model found the disks and the TPM.
