@@ -81,10 +81,13 @@ bench-api:
 	$(GO) run ./tools/cmd/apibench
 
 # Live capture over a veth pair in a network namespace at tcpreplay's top
-# speed, beside tcpdump on the same veth (needs root).
+# speed, beside tcpdump on the same veth (needs root): capture alone, then
+# through the whole analysis engine.
 bench-live:
 	$(GO) run ./tools/cmd/livebench -mode sink
+	$(GO) run ./tools/cmd/livebench -mode sink -analyze
 	$(GO) run ./tools/cmd/livebench -mode bridge
+	$(GO) run ./tools/cmd/livebench -mode bridge -analyze
 
 # Ring buffer: write rate next to dd and tcpdump, index size, extraction
 # from a 20 GB buffer with a cold page cache next to tcpdump (needs root),

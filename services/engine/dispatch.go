@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/multimeter-fw/multimeter/services/capture"
 	"github.com/multimeter-fw/multimeter/services/decode"
 	"github.com/multimeter-fw/multimeter/services/flowtable"
@@ -20,6 +22,10 @@ type dispatcher struct {
 	sec     int64 // clock: the latest second seen (packet clock)
 	started bool
 	seq     uint64
+	// gaveUp marks shards whose full queue did not drain within
+	// maxQueueWait (see waitForRoom); timer times those waits.
+	gaveUp []bool
+	timer  *time.Timer
 }
 
 var _ capture.Handler = (*dispatcher)(nil)
@@ -27,6 +33,7 @@ var _ capture.Handler = (*dispatcher)(nil)
 func newDispatcher(pl *pipeline, worker int) *dispatcher {
 	d := &dispatcher{pl: pl, worker: worker, n: uint64(len(pl.shards)), flowLB: pl.cfg.Balance == "flow"}
 	d.cur = make([]*batch, len(pl.shards))
+	d.gaveUp = make([]bool, len(pl.shards))
 	for i, s := range pl.shards {
 		d.cur[i] = <-s.pool
 		d.cur[i].reset()
@@ -122,6 +129,38 @@ func macWord(m decode.MAC) uint64 {
 	return uint64(m[0]) | uint64(m[1])<<8 | uint64(m[2])<<16 | uint64(m[3])<<24 | uint64(m[4])<<32 | uint64(m[5])<<40
 }
 
+// maxQueueWait bounds how long a dispatcher waits for room in a full shard
+// queue when the source may wait (sink mode). A shard pauses between
+// batches to close a second or for the store, and catches up on the
+// backlog after; the capture ring holds the frames meanwhile. A shard
+// still full after this long is overloaded: the dispatcher counts its
+// batches as not processed until its queue is half empty again, so one
+// slow shard cannot hold back the others.
+const maxQueueWait = 250 * time.Millisecond
+
+// waitForRoom queues b on shard s's full queue if the source may wait and
+// the shard has not been given up on; false means b was not queued.
+func (d *dispatcher) waitForRoom(s int, b *batch) bool {
+	if d.pl.mayWait == nil || !d.pl.mayWait() || d.gaveUp[s] {
+		return false
+	}
+	if d.timer == nil {
+		d.timer = time.NewTimer(maxQueueWait)
+	} else {
+		d.timer.Reset(maxQueueWait)
+	}
+	defer d.timer.Stop()
+	select {
+	case d.pl.shards[s].q <- b:
+		return true
+	case <-d.timer.C:
+		d.gaveUp[s] = true
+		return false
+	case <-d.pl.stop:
+		return false
+	}
+}
+
 // send hands shard s its batch and returns the fresh one to fill.
 func (d *dispatcher) send(s int) *batch {
 	b := d.cur[s]
@@ -138,10 +177,15 @@ func (d *dispatcher) send(s int) *batch {
 	} else {
 		select {
 		case sh.q <- b:
+			if d.gaveUp[s] && len(sh.q)-1 <= cap(sh.q)/2 {
+				d.gaveUp[s] = false // it found the queue half empty
+			}
 		default:
-			d.pl.overload(sh, b)
-			b.reset()
-			return b
+			if !d.waitForRoom(s, b) {
+				d.pl.overload(sh, b)
+				b.reset()
+				return b
+			}
 		}
 	}
 	var nb *batch

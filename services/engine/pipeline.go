@@ -19,15 +19,24 @@ type pipeline struct {
 	stats    *Stats
 	wall     bool // wall clock (live) rather than the packets' clock
 	lossless bool // the source can wait: full queues block instead of dropping
-	shards   []*shard
-	out      chan *delta // from every shard to the merge goroutine
-	media    *sip.Registry
-	stop     chan struct{} // closed to abort blocked sends
+	// mayWait, when set, tells whether a live source may wait for room in
+	// a full shard queue (see pauseWaiter); nil when it never may.
+	mayWait func() bool
+	shards  []*shard
+	out     chan *delta // from every shard to the merge goroutine
+	media   *sip.Registry
+	stop    chan struct{} // closed to abort blocked sends
 }
 
 // waiter is implemented by sources that may be slowed down instead of
 // losing packets (files).
 type waiter interface{ CanWait() bool }
+
+// pauseWaiter is implemented by live sources that may wait a little for
+// room in a full shard queue rather than lose a batch, their capture ring
+// holding the frames meanwhile (dispatcher.waitForRoom). It may change at
+// run time (sink and bridge mode).
+type pauseWaiter interface{ MayWaitForAnalysis() bool }
 
 // packetClocked is implemented by sources whose packets' timestamps are
 // the instance's clock (replays).
@@ -49,6 +58,9 @@ func newPipeline(e *Engine, cfg Config, st *Stats, src capture.Source) *pipeline
 	}
 	if w, ok := src.(waiter); ok {
 		pl.lossless = w.CanWait()
+	}
+	if w, ok := src.(pauseWaiter); ok {
+		pl.mayWait = w.MayWaitForAnalysis
 	}
 	queue := cfg.QueuePackets
 	if cfg.QueueOvercommit {

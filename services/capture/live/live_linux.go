@@ -334,6 +334,12 @@ func (s *Source) paired() bool {
 // Mode returns the current mode.
 func (s *Source) Mode() Mode { return Mode(s.mode.Load()) }
 
+// MayWaitForAnalysis reports whether a worker may wait a little for an
+// analyzer that paused (the engine's queue is full): in sink mode the ring
+// holds the frames meanwhile; in bridge mode the worker forwards the next
+// block only after handing on this one, and forwarding must not wait.
+func (s *Source) MayWaitForAnalysis() bool { return s.Mode() == Sink }
+
 // setUp brings a monitor port administratively up and reports whether it
 // was down: monitor ports carry no address, so nothing else configures
 // them, and a port that is down receives nothing.

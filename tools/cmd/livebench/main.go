@@ -1,12 +1,15 @@
 // Command livebench measures live capture over a veth pair in a throwaway
-// network namespace: tcpreplay sends a generated capture at top speed into
-// one end, and our capture and tcpdump both receive on the other end in the
-// same run. It prints the rate tcpreplay reached and, for each receiver,
-// packets received and dropped by the kernel. It needs root.
+// network namespace: tcpreplay sends a generated capture at top speed (or
+// at -pps) into one end, and our capture and tcpdump both receive on the
+// other end in the same run. It prints the rate tcpreplay reached and, for each receiver,
+// packets received and dropped by the kernel. With -analyze our packets go
+// through the whole analysis engine (every module, the daemon's default
+// configuration), and it also prints what the engine analysed and what it
+// could not (overload). It needs root.
 //
 // Synopsis:
 //
-//	livebench [-n 1000000] [-pcap FILE] [-workers 1] [-block-size 1048576] [-block-count 64] [-mode sink|bridge]
+//	livebench [-n 1000000] [-pcap FILE] [-workers 1] [-block-size 1048576] [-block-count 64] [-mode sink|bridge] [-analyze] [-pps N] [-cpuprofile FILE]
 package main
 
 import (
@@ -20,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -31,6 +35,7 @@ import (
 	"github.com/multimeter-fw/multimeter/services/capture"
 	"github.com/multimeter-fw/multimeter/services/capture/live"
 	"github.com/multimeter-fw/multimeter/services/capture/live/livetest"
+	"github.com/multimeter-fw/multimeter/services/engine"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
 
@@ -43,6 +48,17 @@ type options struct {
 	blockSize  int
 	blockCount int
 	mode       live.Mode
+	analyze    bool
+	cpuprofile string
+	pps        int
+}
+
+// speed is tcpreplay's option for the sending rate.
+func (o *options) speed() string {
+	if o.pps > 0 {
+		return "--pps=" + strconv.Itoa(o.pps)
+	}
+	return "--topspeed"
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,6 +71,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.blockSize, "block-size", live.DefaultBlockSize, "ring block size in bytes")
 	fs.IntVar(&o.blockCount, "block-count", live.DefaultBlockCount, "ring blocks per worker")
 	mode := fs.String("mode", "sink", "sink, or bridge (forward to a second veth pair)")
+	fs.IntVar(&o.pps, "pps", 0, "send at this many packets per second (default: tcpreplay's top speed)")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of our side of the run to this file")
+	fs.BoolVar(&o.analyze, "analyze", false, "analyse the packets with the engine (every module) rather than only decode them")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -119,16 +138,37 @@ func bench(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var decodeErrors atomic.Uint64
 	var before unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &before)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() {
-		done <- src.Run(runCtx, func(int) capture.Handler { return &capture.Decoder{Errors: &decodeErrors} })
-	}()
+	var eng *engine.Engine
+	if o.analyze {
+		if eng, err = engine.New(engine.Config{}, nil); err != nil {
+			stop()
+			td.Stop()
+			return err
+		}
+		go func() { done <- eng.Run(runCtx, src) }()
+	} else {
+		go func() {
+			done <- src.Run(runCtx, func(int) capture.Handler { return &capture.Decoder{Errors: &decodeErrors} })
+		}()
+	}
 
-	out, err := ns.Command(ctx, "tcpreplay", "--topspeed", "--preload-pcap", "-i", "feed0", o.pcap).CombinedOutput()
+	out, err := ns.Command(ctx, "tcpreplay", o.speed(), "--preload-pcap", "-i", "feed0", o.pcap).CombinedOutput()
 	if err != nil {
 		td.Stop()
 		stop()
@@ -154,7 +194,15 @@ func bench(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	ours := src.Stats()[0]
 	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
-	return report(stdout, o, string(out), link, ours, tdStats, decodeErrors.Load(), cpu)
+	if err := report(stdout, o, string(out), link, ours, tdStats, decodeErrors.Load(), cpu); err != nil {
+		return err
+	}
+	if eng != nil {
+		p := eng.Processed()
+		fmt.Fprintf(stdout, "analysed by the engine (%d shard, every module): %d, not processed due to overload %d (%s %%)\n",
+			eng.Config().Shards, p.Packets, p.Dropped, percent(p.Dropped, p.Packets+p.Dropped))
+	}
+	return nil
 }
 
 var (
@@ -168,7 +216,7 @@ func report(w io.Writer, o options, replay string, link livetest.LinkStats, ours
 		return fmt.Errorf("tcpreplay: unexpected output %q", replay)
 	}
 	fmt.Fprintf(w, "live capture over veth, %s mode, %d worker(s), ring %d x %d bytes per worker\n", o.mode, o.workers, o.blockCount, o.blockSize)
-	fmt.Fprintf(w, "tcpreplay --topspeed: %s packets (%s bytes) in %s s: %s pps, %s Mbps\n", a[1], a[2], a[3], r[2], r[1])
+	fmt.Fprintf(w, "tcpreplay %s: %s packets (%s bytes) in %s s: %s pps, %s Mbps\n", o.speed(), a[1], a[2], a[3], r[2], r[1])
 	fmt.Fprintf(w, "mon0 received %d packets (kernel link counter)\n\n", link.RXPackets)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "receiver\treceived\tdropped by kernel\tdrop %\t")
