@@ -133,7 +133,9 @@ func newDelta(level analysis.Level, perSecond int) *delta {
 		d.dns = dns.NewAcc(small)
 		d.dhcp = dhcp.NewAcc(small)
 		d.sip = sip.NewAcc(small)
-		d.names = names.NewRecords(small)
+		// A packet adds up to 8 names (a DNS answer's addresses): room
+		// for two batches of them.
+		d.names = names.NewRecords(2 * small)
 	}
 	return d
 }

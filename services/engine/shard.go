@@ -144,7 +144,7 @@ func (s *shard) advance(sec int64) {
 }
 
 func (s *shard) batch(b *batch) {
-	if s.delta.packetRoom() < 4*batchPackets {
+	if s.delta.packetRoom() < batchPackets {
 		s.sendDelta(false)
 	}
 	if s.mac != nil && s.mac.Room() < batchPackets {

@@ -66,11 +66,13 @@ type Records struct {
 	Lost uint64
 }
 
-// NewRecords returns a collector for about capacity observations a second.
+// NewRecords returns a collector for capacity observations. Room reserves
+// the longest name (255 bytes) for each observation, so the names' arena
+// holds half of them at that length.
 func NewRecords(capacity int) *Records {
 	return &Records{
 		seen:  flowtable.NewDense[obsKey, obs](capacity),
-		arena: make([]byte, 0, capacity*32),
+		arena: make([]byte, 0, capacity*128),
 	}
 }
 
