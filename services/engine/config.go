@@ -18,7 +18,11 @@ type Config struct {
 	// Shards is the number of analyzer shards (goroutines). Default: the
 	// number of CPUs minus the I/O workers, at least 1.
 	Shards int `json:"analyzerShards,omitempty"`
-	// QueuePackets is each shard's queue size in packets. Default 16384.
+	// QueuePackets is each shard's queue size in packets. Default 65536:
+	// a shard pauses a little every second to close it (see DESIGN.md,
+	// Overload), and in bridge mode nothing else holds the packets
+	// meanwhile. Its batches take about 1.25 KiB a packet (80 MiB a shard
+	// by default).
 	QueuePackets int `json:"queuePackets,omitempty"`
 	// QueueOvercommit makes the queues four times larger to ride out
 	// bursts, at the cost of memory.
@@ -80,7 +84,7 @@ type Capacities struct {
 
 // Defaults.
 const (
-	DefaultQueuePackets    = 16384
+	DefaultQueuePackets    = 65536
 	DefaultFlowIdleSeconds = 120
 	maxShards              = 256
 	maxGroups              = 1023
