@@ -20,7 +20,7 @@ type pipeline struct {
 	wall     bool // wall clock (live) rather than the packets' clock
 	lossless bool // the source can wait: full queues block instead of dropping
 	// mayWait, when set, tells whether a live source may wait for room in
-	// a full shard queue (see pauseWaiter); nil when it never may.
+	// a full shard queue (see analysisWaiter); nil when it never may.
 	mayWait func() bool
 	shards  []*shard
 	out     chan *delta // from every shard to the merge goroutine
@@ -32,11 +32,11 @@ type pipeline struct {
 // losing packets (files).
 type waiter interface{ CanWait() bool }
 
-// pauseWaiter is implemented by live sources that may wait a little for
+// analysisWaiter is implemented by live sources that may wait a little for
 // room in a full shard queue rather than lose a batch, their capture ring
 // holding the frames meanwhile (dispatcher.waitForRoom). It may change at
 // run time (sink and bridge mode).
-type pauseWaiter interface{ MayWaitForAnalysis() bool }
+type analysisWaiter interface{ MayWaitForAnalysis() bool }
 
 // packetClocked is implemented by sources whose packets' timestamps are
 // the instance's clock (replays).
@@ -59,7 +59,7 @@ func newPipeline(e *Engine, cfg Config, st *Stats, src capture.Source) *pipeline
 	if w, ok := src.(waiter); ok {
 		pl.lossless = w.CanWait()
 	}
-	if w, ok := src.(pauseWaiter); ok {
+	if w, ok := src.(analysisWaiter); ok {
 		pl.mayWait = w.MayWaitForAnalysis
 	}
 	queue := cfg.QueuePackets
