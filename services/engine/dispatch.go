@@ -138,6 +138,10 @@ func macWord(m decode.MAC) uint64 {
 // slow shard cannot hold back the others.
 const maxQueueWait = 250 * time.Millisecond
 
+// waitStep is how often a waiting dispatcher looks again whether its
+// source may still wait: a switch to bridge mode ends the wait at once.
+const waitStep = 10 * time.Millisecond
+
 // waitForRoom queues b on shard s's full queue if the source may wait and
 // the shard has not been given up on; false means b was not queued.
 func (d *dispatcher) waitForRoom(s int, b *batch) bool {
@@ -145,19 +149,25 @@ func (d *dispatcher) waitForRoom(s int, b *batch) bool {
 		return false
 	}
 	if d.timer == nil {
-		d.timer = time.NewTimer(maxQueueWait)
-	} else {
-		d.timer.Reset(maxQueueWait)
+		d.timer = time.NewTimer(waitStep)
 	}
 	defer d.timer.Stop()
-	select {
-	case d.pl.shards[s].q <- b:
-		return true
-	case <-d.timer.C:
-		d.gaveUp[s] = true
-		return false
-	case <-d.pl.stop:
-		return false
+	for waited := time.Duration(0); ; waited += waitStep {
+		d.timer.Reset(waitStep)
+		select {
+		case d.pl.shards[s].q <- b:
+			return true
+		case <-d.pl.stop:
+			return false
+		case <-d.timer.C:
+		}
+		if !d.pl.mayWait() {
+			return false
+		}
+		if waited+waitStep >= maxQueueWait {
+			d.gaveUp[s] = true
+			return false
+		}
 	}
 }
 

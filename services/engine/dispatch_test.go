@@ -99,3 +99,22 @@ func TestAShardThatStaysFullIsGivenUpOn(t *testing.T) {
 		t.Fatalf("dropped %d packets; want the batch that waited queued", got)
 	}
 }
+
+func TestASwitchToBridgeModeEndsTheWait(t *testing.T) {
+	src := &liveLike{}
+	src.wait.Store(true)
+	d, sh := fullQueue(t, src)
+	sent := make(chan struct{})
+	go func() {
+		d.send(0)
+		close(sent)
+	}()
+	src.wait.Store(false) // bridge mode: forwarding must not wait
+	<-sent
+	if got := sh.dropped.Load(); got != 1 {
+		t.Fatalf("dropped %d packets; want the waiting batch counted once the source may not wait", got)
+	}
+	if d.gaveUp[0] {
+		t.Fatal("given up on the shard; only the mode changed")
+	}
+}
