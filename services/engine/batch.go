@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"sync"
+
 	"github.com/multimeter-fw/multimeter/services/decode"
 )
 
@@ -54,3 +56,42 @@ func (b *batch) addFrame(frame []byte, seq uint64, bad bool) {
 }
 
 func (b *batch) frame(i int) []byte { return b.arena[b.offs[i]:b.offs[i+1]] }
+
+// batchPool holds a shard's empty batches. It hands out the batch put
+// back last, whose memory is most likely still in the caches: a queue
+// order would cycle every batch of a large pool through them.
+type batchPool struct {
+	mu    sync.Mutex
+	free  []*batch
+	avail chan struct{} // one token per batch in free
+}
+
+func newBatchPool(n int) *batchPool {
+	p := &batchPool{free: make([]*batch, 0, n), avail: make(chan struct{}, n)}
+	for range n {
+		p.put(newBatch())
+	}
+	return p
+}
+
+// put returns an empty batch.
+func (p *batchPool) put(b *batch) {
+	p.mu.Lock()
+	p.free = append(p.free, b)
+	p.mu.Unlock()
+	p.avail <- struct{}{}
+}
+
+// get waits for an empty batch; it returns nil when stop is closed first.
+func (p *batchPool) get(stop <-chan struct{}) *batch {
+	select {
+	case <-p.avail:
+	case <-stop:
+		return nil
+	}
+	p.mu.Lock()
+	b := p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	p.mu.Unlock()
+	return b
+}

@@ -22,7 +22,7 @@ type Config struct {
 	// a shard pauses a little every second to close it (see DESIGN.md,
 	// Overload), and in bridge mode nothing else holds the packets
 	// meanwhile. Its batches take about 1.25 KiB a packet (80 MiB a shard
-	// by default).
+	// by default). Sources that wait for room (files) use at most 16384.
 	QueuePackets int `json:"queuePackets,omitempty"`
 	// QueueOvercommit makes the queues four times larger to ride out
 	// bursts, at the cost of memory.

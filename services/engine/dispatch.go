@@ -35,7 +35,7 @@ func newDispatcher(pl *pipeline, worker int) *dispatcher {
 	d.cur = make([]*batch, len(pl.shards))
 	d.gaveUp = make([]bool, len(pl.shards))
 	for i, s := range pl.shards {
-		d.cur[i] = <-s.pool
+		d.cur[i] = s.pool.get(nil)
 		d.cur[i].reset()
 	}
 	return d
@@ -198,10 +198,8 @@ func (d *dispatcher) send(s int) *batch {
 			}
 		}
 	}
-	var nb *batch
-	select {
-	case nb = <-sh.pool:
-	case <-d.pl.stop:
+	nb := sh.pool.get(d.pl.stop)
+	if nb == nil {
 		nb = newBatch() // shutting down: never blocks
 	}
 	nb.reset()

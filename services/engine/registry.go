@@ -113,8 +113,5 @@ func SlotConfig() Config {
 		*v /= 8
 	}
 	c.Stats.HistoryBytes /= 4
-	// Files wait for a full queue rather than lose packets: the queue only
-	// has to keep the shard busy.
-	c.QueuePackets = 16384
 	return c
 }

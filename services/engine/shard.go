@@ -33,7 +33,7 @@ type shard struct {
 	pl    *pipeline
 	level analysis.Level
 	q     chan *batch // from the dispatchers
-	pool  chan *batch // empty batches back to them
+	pool  *batchPool  // empty batches back to them
 
 	free  chan *delta // back from the store's merge goroutine
 	delta *delta
@@ -74,12 +74,9 @@ func newShard(pl *pipeline, id int, queueBatches, deltas int) *shard {
 		pl:     pl,
 		level:  cfg.level(),
 		q:      make(chan *batch, queueBatches),
-		pool:   make(chan *batch, queueBatches+cfg.IOWorkers+2),
+		pool:   newBatchPool(queueBatches + cfg.IOWorkers + 2),
 		free:   make(chan *delta, deltas),
 		groups: newGroups(cfg.Groups),
-	}
-	for range cap(s.pool) {
-		s.pool <- newBatch()
 	}
 	per := cfg.Capacities.PerSecond
 	s.delta = newDelta(s.level, per)
@@ -121,7 +118,7 @@ func (s *shard) run() {
 			s.batch(b)
 			s.clock.stop()
 			s.busyNs.Store(int64(s.clock.busy()))
-			s.pool <- b
+			s.pool.put(b)
 		case now := <-tick:
 			s.clock.start()
 			s.advance(now.Unix())
