@@ -39,11 +39,20 @@ func (r *Report) writeThroughput(w io.Writer, cfg Config) {
 			a.Round(time.Millisecond), pps, verdict(pps >= 2e6))
 	}
 	fmt.Fprintf(w, "per CPU core (all our threads: I/O worker decoding and dispatching, shard, store merge, GC): %.0f packets/s\n", r.Ours.PPSPerCore(n))
+	// The peers read the file; our passes run from memory, so the CPU of
+	// reading it with pcapfile (the I/O worker's job) is added to ours
+	// for the verdict.
+	read := r.Read.CPU
+	withRead := Throughput{CPU: r.Ours.CPU + read}
+	firstWithRead := Throughput{CPU: r.First.CPU + read}
+	fmt.Fprintf(w, "reading the file (pcapfile, as the peers read it): %.0f ns a packet; with it, per CPU core: %.0f packets/s\n",
+		float64(read.Nanoseconds())/float64(n), withRead.PPSPerCore(n))
 	ratio := func(name string, t Throughput, aim float64) {
 		if t.CPU > 0 && r.Ours.CPU > 0 {
-			x := r.Ours.PPSPerCore(n) / t.PPSPerCore(n)
-			fmt.Fprintf(w, "ratio vs %-11s %6.1fx per CPU core (first pass %.1fx), %6.1fx per analyzer core, %6.1fx wall; aim > %.0fx per CPU core: %s\n",
-				name, x, r.First.PPSPerCore(n)/t.PPSPerCore(n), rate(n, r.Ours.Analyzer)/t.PPSPerCore(n), r.Ours.PPS(n)/t.PPS(n), aim, verdict(x > aim))
+			x := withRead.PPSPerCore(n) / t.PPSPerCore(n)
+			fmt.Fprintf(w, "ratio vs %-11s %5.1fx per CPU core reading the file (%.1fx from memory, first pass %.1fx), %.1fx per analyzer core, %.1fx wall from memory; aim > %.0fx per CPU core: %s\n",
+				name, x, r.Ours.PPSPerCore(n)/t.PPSPerCore(n), firstWithRead.PPSPerCore(n)/t.PPSPerCore(n),
+				rate(n, r.Ours.Analyzer)/t.PPSPerCore(n), r.Ours.PPS(n)/t.PPS(n), aim, verdict(x > aim))
 		}
 	}
 	ratio("tshark", r.Tshark, 20)
