@@ -38,7 +38,18 @@ type Reader struct {
 	ng     *pcapgo.NgReader
 	link   decode.LinkType
 	format string
+
+	// Classic pcap records are taken straight from the buffered reader
+	// (pcapgo copies each into a buffer of its own): pcapgo reads the file
+	// header, and records too long for the buffer.
+	br       *bufio.Reader
+	order    binary.ByteOrder
+	nsFactor int64 // 1000 for microsecond timestamps
+	maxCap   int   // the longest record pcapgo takes
 }
+
+// recordHeader is the size of a classic pcap record header.
+const recordHeader = 16
 
 type zeroCopyReader interface {
 	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
@@ -59,11 +70,20 @@ func NewReader(r io.Reader) (*Reader, error) {
 		}
 		return &Reader{ng: ng, link: decode.LinkType(ng.LinkType()), format: "pcapng"}, nil
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
+		var order binary.ByteOrder = binary.LittleEndian
+		if m := binary.LittleEndian.Uint32(magic); m == 0xd4c3b2a1 || m == 0x4d3cb2a1 {
+			order = binary.BigEndian
+		}
 		pr, err := pcapgo.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("%w: pcap: %w", ErrFormat, err)
 		}
-		return &Reader{pcap: pr, link: decode.LinkType(pr.LinkType()), format: "pcap"}, nil
+		r := &Reader{pcap: pr, link: decode.LinkType(pr.LinkType()), format: "pcap",
+			br: br, order: order, nsFactor: 1, maxCap: max(int(pr.Snaplen()), maxSnaplen)}
+		if pr.Resolution() == gopacket.TimestampResolutionMicrosecond {
+			r.nsFactor = 1000
+		}
+		return r, nil
 	}
 	return nil, ErrFormat
 }
@@ -79,6 +99,11 @@ func (r *Reader) LinkType() decode.LinkType { return r.link }
 // the next call. At the end of the file it returns io.EOF; a cut-off last
 // record is io.ErrUnexpectedEOF.
 func (r *Reader) Next(p *decode.Packet) ([]byte, decode.LinkType, error) {
+	if r.br != nil {
+		if frame, ok, err := r.nextPcap(p); ok {
+			return frame, r.link, err
+		}
+	}
 	var src zeroCopyReader = r.pcap
 	if r.ng != nil {
 		src = r.ng
@@ -104,4 +129,49 @@ func (r *Reader) Next(p *decode.Packet) ([]byte, decode.LinkType, error) {
 	p.OrigLen = uint32(max(ci.Length, len(data)))
 	p.Port = uint16(ci.InterfaceIndex)
 	return data, link, nil
+}
+
+// maxSnaplen is the longest record pcapgo takes whatever the file's snap
+// length (tcpdump's and Wireshark's maximum).
+const maxSnaplen = 262144
+
+// nextPcap reads a classic pcap record from the buffered reader, with the
+// checks pcapgo makes. ok is false for a record too long for the buffer,
+// which is left to pcapgo.
+func (r *Reader) nextPcap(p *decode.Packet) (frame []byte, ok bool, err error) {
+	h, err := r.br.Peek(recordHeader)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			if len(h) == 0 {
+				return nil, true, io.EOF
+			}
+			return nil, true, io.ErrUnexpectedEOF
+		}
+		return nil, true, fmt.Errorf("pcapfile: %w", err)
+	}
+	capLen, origLen := int(r.order.Uint32(h[8:12])), int(r.order.Uint32(h[12:16]))
+	switch {
+	case capLen > r.maxCap:
+		return nil, true, fmt.Errorf("pcapfile: capture length exceeds snap length: %d > %d", capLen, r.maxCap)
+	case capLen > origLen:
+		return nil, true, fmt.Errorf("pcapfile: capture length exceeds original packet length: %d > %d", capLen, origLen)
+	case recordHeader+capLen > r.br.Size():
+		return nil, false, nil
+	}
+	rec, err := r.br.Peek(recordHeader + capLen)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, true, io.ErrUnexpectedEOF
+		}
+		return nil, true, fmt.Errorf("pcapfile: %w", err)
+	}
+	p.Timestamp = int64(r.order.Uint32(rec[0:4]))*1e9 + int64(r.order.Uint32(rec[4:8]))*r.nsFactor
+	p.CapLen = uint32(capLen)
+	p.OrigLen = uint32(origLen)
+	p.Port = 0
+	// The bytes stay in the buffer until the next Peek refills it.
+	if _, err := r.br.Discard(recordHeader + capLen); err != nil {
+		return nil, true, fmt.Errorf("pcapfile: %w", err)
+	}
+	return rec[recordHeader:], true, nil
 }

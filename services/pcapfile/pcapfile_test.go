@@ -2,6 +2,7 @@ package pcapfile
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/multimeter-fw/multimeter/services/decode"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
@@ -129,6 +132,9 @@ func FuzzReader(f *testing.F) {
 		f.Add(ng[:min(len(ng), 2000)])
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) >= 4 && binary.LittleEndian.Uint32(data) != 0x0a0d0d0a {
+			samePackets(t, data) // classic pcap: record for record as pcapgo
+		}
 		r, err := NewReader(bytes.NewReader(data))
 		if err != nil {
 			return
@@ -145,4 +151,79 @@ func FuzzReader(f *testing.F) {
 			decode.Decode(&p, link, frame)
 		}
 	})
+}
+
+// bigEndian rewrites a little-endian classic pcap file in big-endian
+// byte order, as a big-endian machine writes it.
+func bigEndian(t *testing.T, le []byte) []byte {
+	t.Helper()
+	b := bytes.Clone(le)
+	swap32 := func(off int) { binary.BigEndian.PutUint32(b[off:], binary.LittleEndian.Uint32(le[off:])) }
+	swap16 := func(off int) { binary.BigEndian.PutUint16(b[off:], binary.LittleEndian.Uint16(le[off:])) }
+	swap32(0)
+	swap16(4)
+	swap16(6)
+	for off := 8; off < 24; off += 4 {
+		swap32(off)
+	}
+	for off := 24; off+16 <= len(le); {
+		n := int(binary.LittleEndian.Uint32(le[off+8:]))
+		for i := 0; i < 16; i += 4 {
+			swap32(off + i)
+		}
+		off += 16 + n
+	}
+	return b
+}
+
+// samePackets reads data with our Reader and with gopacket's pcapgo (the
+// library that reads the file header) and fails where they differ.
+func samePackets(t *testing.T, data []byte) int {
+	t.Helper()
+	r, err := NewReader(bytes.NewReader(data))
+	g, gerr := pcapgo.NewReader(bytes.NewReader(data))
+	if (err == nil) != (gerr == nil) {
+		t.Fatalf("NewReader: %v; pcapgo: %v", err, gerr)
+	}
+	if err != nil {
+		return 0
+	}
+	var p decode.Packet
+	for n := 0; ; n++ {
+		frame, _, err := r.Next(&p)
+		want, ci, gerr := g.ReadPacketData()
+		if errors.Is(gerr, io.EOF) && (len(want) > 0 || ci.CaptureLength > 0) {
+			gerr = io.ErrUnexpectedEOF // a cut record, as Next reports it
+		}
+		if gerr != nil {
+			if err == nil {
+				t.Fatalf("packet %d: read %d bytes where pcapgo failed: %v", n, len(frame), gerr)
+			}
+			if errors.Is(gerr, io.EOF) != errors.Is(err, io.EOF) || errors.Is(gerr, io.ErrUnexpectedEOF) != errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("packet %d: error %v; pcapgo %v", n, err, gerr)
+			}
+			return n
+		}
+		if err != nil {
+			t.Fatalf("packet %d: %v where pcapgo read %d bytes", n, err, len(want))
+		}
+		if !bytes.Equal(frame, want) || p.Timestamp != ci.Timestamp.UnixNano() || int(p.OrigLen) != max(ci.Length, len(want)) || int(p.CapLen) != len(want) {
+			t.Fatalf("packet %d: %d bytes at %d, length %d; pcapgo %d bytes at %d, length %d",
+				n, len(frame), p.Timestamp, p.OrigLen, len(want), ci.Timestamp.UnixNano(), ci.Length)
+		}
+	}
+}
+
+func TestClassicPcapMatchesPcapgo(t *testing.T) {
+	le := generated(t, 3000)
+	for name, data := range map[string][]byte{"little-endian": le, "big-endian": bigEndian(t, le)} {
+		t.Run(name, func(t *testing.T) {
+			if n := samePackets(t, data); n != 3000 {
+				t.Fatalf("%d packets; want 3000", n)
+			}
+			for _, cut := range []int{24, 30, 24 + 16, len(data) / 2, len(data) - 1} {
+				samePackets(t, data[:cut])
+			}
+		})
+	}
 }
