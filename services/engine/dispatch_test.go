@@ -39,15 +39,22 @@ func fullQueue(t *testing.T, src capture.Source) (*dispatcher, *shard) {
 	return d, sh
 }
 
-func TestSinkModeWaitsForRoomInTheQueue(t *testing.T) {
-	src := &liveLike{}
-	src.wait.Store(true)
-	d, sh := fullQueue(t, src)
+// sendAsync sends shard 0's batch from another goroutine; the channel
+// closes when send returns.
+func sendAsync(d *dispatcher) <-chan struct{} {
 	sent := make(chan struct{})
 	go func() {
 		d.send(0)
 		close(sent)
 	}()
+	return sent
+}
+
+func TestSinkModeWaitsForRoomInTheQueue(t *testing.T) {
+	src := &liveLike{}
+	src.wait.Store(true)
+	d, sh := fullQueue(t, src)
+	sent := sendAsync(d)
 	<-sh.q // the shard takes a batch: room for the waiting one
 	<-sent
 	if got := sh.dropped.Load(); got != 0 {
@@ -88,11 +95,7 @@ func TestAShardThatStaysFullIsGivenUpOn(t *testing.T) {
 		t.Fatal("still given up on after the queue drained")
 	}
 	d.cur[0].n = 1
-	sent := make(chan struct{})
-	go func() {
-		d.send(0) // full again: waits, as before
-		close(sent)
-	}()
+	sent := sendAsync(d) // full again: waits, as before
 	<-sh.q
 	<-sent
 	if got := sh.dropped.Load(); got != 2 {
@@ -104,11 +107,7 @@ func TestASwitchToBridgeModeEndsTheWait(t *testing.T) {
 	src := &liveLike{}
 	src.wait.Store(true)
 	d, sh := fullQueue(t, src)
-	sent := make(chan struct{})
-	go func() {
-		d.send(0)
-		close(sent)
-	}()
+	sent := sendAsync(d)
 	src.wait.Store(false) // bridge mode: forwarding must not wait
 	<-sent
 	if got := sh.dropped.Load(); got != 1 {

@@ -116,16 +116,20 @@ func (s *shard) run() {
 			}
 			s.clock.start()
 			s.batch(b)
-			s.clock.stop()
-			s.busyNs.Store(int64(s.clock.busy()))
+			s.stopClock()
 			s.pool.put(b)
 		case now := <-tick:
 			s.clock.start()
 			s.advance(now.Unix())
-			s.clock.stop()
-			s.busyNs.Store(int64(s.clock.busy()))
+			s.stopClock()
 		}
 	}
+}
+
+// stopClock ends a stretch of work and publishes the busy time so far.
+func (s *shard) stopClock() {
+	s.clock.stop()
+	s.busyNs.Store(int64(s.clock.busy()))
 }
 
 // advance closes the seconds before sec.
@@ -412,8 +416,7 @@ func (s *shard) finish() {
 	if s.started {
 		s.clock.start()
 		s.collect()
-		s.clock.stop()
-		s.busyNs.Store(int64(s.clock.busy()))
+		s.stopClock()
 		d := s.delta
 		d.sec, d.final, d.shard = s.sec, true, s.id
 		s.pl.out <- d
