@@ -18,6 +18,7 @@ import (
 	"github.com/multimeter-fw/multimeter/services/l7proto"
 	"github.com/multimeter-fw/multimeter/services/stats"
 	"github.com/multimeter-fw/multimeter/services/tap"
+	"github.com/multimeter-fw/multimeter/tools/peertest"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
 
@@ -248,7 +249,7 @@ func TestWallClockAdvancesWhenIdle(t *testing.T) {
 // TestReplayRunsOnTheCaptureClock checks last second and intervals against
 // tshark on the same seconds of the capture.
 func TestReplayRunsOnTheCaptureClock(t *testing.T) {
-	needTshark(t)
+	peertest.Need(t, "tshark")
 	path := genPcap(t, 40000, trafficgen.Config{Seed: 10, PacketsPerSecond: 5000})
 	e := replay(t, path, testConfig(2))
 	st := e.Stats()
@@ -287,7 +288,7 @@ func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 // TestGroupsKeepStatisticsApart assigns VLANs to virtual link groups and
 // compares each group's IPs with tshark over the same VLANs.
 func TestGroupsKeepStatisticsApart(t *testing.T) {
-	needTshark(t)
+	peertest.Need(t, "tshark")
 	path := genPcap(t, 20000, trafficgen.Config{Seed: 11, VLANShare: 0.5})
 	cfg := testConfig(2)
 	cfg.Groups = []GroupRule{{Name: "ten", VLANs: []uint16{10}}, {Name: "others", VLANs: []uint16{20, 100}}}
@@ -326,7 +327,7 @@ func (m *metaSink) Packet(_ int, _ *decode.Packet, _ []byte, meta *tap.Meta) {
 // attributes to a SIP call (through its SDP) carry that call's numbers,
 // and that the signalling carries its own From/To.
 func TestSIPNumbersOnMediaFlows(t *testing.T) {
-	needTshark(t)
+	peertest.Need(t, "tshark")
 	path := filepath.Join("..", "..", "testdata", "pcaps", "sip.pcap")
 	sink := &metaSink{meta: map[uint64]tap.Meta{}}
 	e, err := New(testConfig(2), nil)
@@ -341,7 +342,7 @@ func TestSIPNumbersOnMediaFlows(t *testing.T) {
 	if err := e.Run(context.Background(), src); err != nil {
 		t.Fatal(err)
 	}
-	out := tshark(t, "-r", path, "-Y", "sip || rtp || rtcp", "-T", "fields", "-E", "separator=/t",
+	out := peertest.Tshark(t, "-r", path, "-Y", "sip || rtp || rtcp", "-T", "fields", "-E", "separator=/t",
 		"-e", "frame.number", "-e", "sip.from.user", "-e", "sip.to.user", "-e", "rtp.setup-frame", "-e", "rtcp.setup-frame")
 	type row struct{ from, to, setup string }
 	rows := map[string]row{}

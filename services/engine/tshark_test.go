@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,32 +17,9 @@ import (
 	"github.com/multimeter-fw/multimeter/services/capture/filesource"
 	"github.com/multimeter-fw/multimeter/services/decode"
 	"github.com/multimeter-fw/multimeter/services/stats"
+	"github.com/multimeter-fw/multimeter/tools/peertest"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
-
-// needTshark skips without tshark (fails under CI, where it must be
-// installed).
-func needTshark(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tshark missing under CI")
-		}
-		t.Skip("tshark not installed")
-	}
-}
-
-func tshark(t testing.TB, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command("tshark", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("tshark %v: %v\n%s", args, err, stderr.String())
-	}
-	return out
-}
 
 // genPcap writes n trafficgen frames to a temporary pcap.
 func genPcap(t testing.TB, n int, cfg trafficgen.Config) string {
@@ -118,7 +94,7 @@ func tsharkTables(t testing.TB, path, filter string) tables {
 	if filter != "" {
 		filter = "," + filter
 	}
-	out := tshark(t, "-n", "-q", "-z", "endpoints,ip"+filter, "-z", "endpoints,ipv6"+filter, "-z", "endpoints,eth"+filter,
+	out := peertest.Tshark(t, "-n", "-q", "-z", "endpoints,ip"+filter, "-z", "endpoints,ipv6"+filter, "-z", "endpoints,eth"+filter,
 		"-z", "conv,tcp"+filter, "-z", "conv,udp"+filter, "-r", path)
 	eps := map[netip.Addr]endpoint{}
 	macs := map[decode.MAC]endpoint{}
@@ -225,7 +201,7 @@ type frame struct {
 // tsharkFrames dissects every frame once for the per-frame comparisons.
 func tsharkFrames(t testing.TB, path string) []frame {
 	t.Helper()
-	out := tshark(t, "-r", path, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=f",
+	out := peertest.Tshark(t, "-r", path, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=f",
 		"-e", "frame.len", "-e", "ip.src", "-e", "ipv6.src", "-e", "ip.dst", "-e", "ipv6.dst",
 		"-e", "tcp.srcport", "-e", "udp.srcport", "-e", "tcp.dstport", "-e", "udp.dstport",
 		"-e", "tcp.stream", "-e", "tcp.flags", "-e", "dns.flags.response", "-e", "dns.flags.rcode",
@@ -527,7 +503,7 @@ func checkAgainstTshark(t *testing.T, e *Engine, path string) {
 }
 
 func TestCountersMatchTsharkOnGeneratedMix(t *testing.T) {
-	needTshark(t)
+	peertest.Need(t, "tshark")
 	path := genPcap(t, 30000, trafficgen.Config{Seed: 7})
 	for _, shards := range []int{1, 3} {
 		t.Run(strconv.Itoa(shards)+"shards", func(t *testing.T) {
@@ -548,7 +524,7 @@ var realCaptures = []string{
 }
 
 func TestCountersMatchTsharkOnRealCaptures(t *testing.T) {
-	needTshark(t)
+	peertest.Need(t, "tshark")
 	for _, name := range realCaptures {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

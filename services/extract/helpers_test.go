@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"testing"
 
 	"github.com/multimeter-fw/multimeter/services/decode"
@@ -16,30 +15,6 @@ import (
 )
 
 func testLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// requireTool skips a test when a peer tool is missing, except in CI,
-// where it must be installed.
-func requireTool(t testing.TB, names ...string) {
-	t.Helper()
-	for _, name := range names {
-		if _, err := exec.LookPath(name); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s missing under CI", name)
-			}
-			t.Skipf("%s not installed", name)
-		}
-	}
-}
-
-// tsharkSelect writes to out the packets of in that tshark's display
-// filter selects.
-func tsharkSelect(t testing.TB, in, displayFilter, out string) {
-	t.Helper()
-	cmd := exec.Command("tshark", "-r", in, "-Y", displayFilter, "-w", out)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("tshark -Y %q: %v\n%s", displayFilter, err, msg)
-	}
-}
 
 func timeFilter(start, end int64) string {
 	return fmt.Sprintf("frame.time_epoch >= %d.%09d && frame.time_epoch < %d.%09d", start/1e9, start%1e9, end/1e9, end%1e9)

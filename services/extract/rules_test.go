@@ -12,6 +12,7 @@ import (
 
 	"github.com/multimeter-fw/multimeter/services/ringbuf"
 	"github.com/multimeter-fw/multimeter/services/ringbuf/ringbuftest"
+	"github.com/multimeter-fw/multimeter/tools/peertest"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
 
@@ -83,10 +84,7 @@ func headerEnds(t *testing.T, in string) (l3, l4 []int) {
 // filter selects.
 func tsharkFrames(t *testing.T, in, filter string) map[int]bool {
 	t.Helper()
-	out, err := exec.Command("tshark", "-r", in, "-Y", filter, "-T", "fields", "-e", "frame.number").Output()
-	if err != nil {
-		t.Fatalf("tshark -Y %q: %v", filter, err)
-	}
+	out := peertest.Tshark(t, "-r", in, "-Y", filter, "-T", "fields", "-e", "frame.number")
 	set := map[int]bool{}
 	for _, l := range strings.Fields(string(out)) {
 		n, err := strconv.Atoi(l)
@@ -102,7 +100,7 @@ func tsharkFrames(t *testing.T, in, filter string) map[int]bool {
 // packet's length against the headers tshark finds, and what is dropped
 // against tshark's selection of each rule's condition.
 func TestRulesMatchTshark(t *testing.T) {
-	requireTool(t, "tshark")
+	peertest.Need(t, "tshark")
 	dir := t.TempDir()
 	pkts := ringbuftest.Generate(trafficgen.Config{Seed: 23, Clients: 40, Servers: 10, VLANShare: 0.3}, 6000)
 	in := filepath.Join(dir, "in.pcap")
@@ -177,7 +175,7 @@ func TestRulesMatchTshark(t *testing.T) {
 	}
 
 	// snapPacketLength of an extraction is editcap -s.
-	requireTool(t, "editcap")
+	peertest.Need(t, "editcap")
 	snapped := filepath.Join(dir, "snapped.pcap")
 	if out, err := exec.Command("editcap", "-s", "100", got, snapped).CombinedOutput(); err != nil {
 		t.Fatalf("editcap: %v\n%s", err, out)

@@ -9,6 +9,7 @@ import (
 	"github.com/multimeter-fw/multimeter/services/filter"
 	"github.com/multimeter-fw/multimeter/services/ringbuf"
 	"github.com/multimeter-fw/multimeter/services/ringbuf/ringbuftest"
+	"github.com/multimeter-fw/multimeter/tools/peertest"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
 
@@ -29,7 +30,7 @@ func somePort(pkts []ringbuftest.Packet, host string) uint16 {
 // equivalent display filter from the same input, byte for byte, in order,
 // from live and from finished segments.
 func TestMatchesTshark(t *testing.T) {
-	requireTool(t, "tshark")
+	peertest.Need(t, "tshark")
 	dir := t.TempDir()
 	pkts := ringbuftest.Generate(trafficgen.Config{Seed: 21, Clients: 50, Servers: 10, VLANShare: 0.3, IPv6Share: 0.25}, 40000)
 	in := filepath.Join(dir, "in.pcap")
@@ -69,12 +70,12 @@ func TestMatchesTshark(t *testing.T) {
 	expected := make([][]ringbuftest.Packet, len(cases))
 	for i, c := range cases {
 		exp := filepath.Join(dir, fmt.Sprintf("exp-%d.pcap", i))
-		tsharkSelect(t, in, c.display, exp)
+		peertest.TsharkSelect(t, in, c.display, exp)
 		expected[i] = readPcap(t, exp)
 	}
 	w := windows[1]
 	exp := filepath.Join(dir, "exp-window.pcap")
-	tsharkSelect(t, in, "("+cases[1].display+") && "+timeFilter(w[0], w[1]), exp)
+	peertest.TsharkSelect(t, in, "("+cases[1].display+") && "+timeFilter(w[0], w[1]), exp)
 	samePackets(t, "tshark's window", readPcap(t, exp), cut(expected[1], w))
 	check := func(t *testing.T, b *ringbuf.Buffer, what string, windows [][2]int64) {
 		for i, c := range cases {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/multimeter-fw/multimeter/tools/peertest"
+
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +15,7 @@ import (
 // console does (multimeterd set-admin-password over --admin-socket),
 // without knowing the old one, and checks what the API then accepts.
 func TestSetAdminPasswordAtTheConsole(t *testing.T) {
-	needTools(t, "curl", "bash")
+	peertest.Need(t, "curl", "bash")
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	socket := filepath.Join(dir, "admin.sock")

@@ -1,13 +1,14 @@
 package main
 
 import (
+	"github.com/multimeter-fw/multimeter/tools/peertest"
+
 	"bufio"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -43,18 +44,6 @@ func buildBinary(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is not installed; make deps installs it", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
 }
 
 // start runs the binary on dataDir and waits for both listeners.
@@ -156,7 +145,7 @@ func sh(t *testing.T, script string) string {
 }
 
 func TestOperatorWithCurl(t *testing.T) {
-	needTools(t, "curl", "jq", "bash")
+	peertest.Need(t, "curl", "jq", "bash")
 	bin := buildBinary(t)
 	t.Run("first boot generated password", func(t *testing.T) { operatorSession(t, bin) })
 	t.Run("given admin password", func(t *testing.T) {

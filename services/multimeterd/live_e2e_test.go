@@ -13,6 +13,7 @@ import (
 
 	"github.com/multimeter-fw/multimeter/services/capture/live/livetest"
 	"github.com/multimeter-fw/multimeter/services/ringbuf/ringbuftest"
+	"github.com/multimeter-fw/multimeter/tools/peertest"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
 
@@ -84,9 +85,7 @@ func writePcap(t *testing.T, path string, n int) []ringbuftest.Packet {
 func tsharkFrames(t *testing.T, in, display string) []ringbuftest.Packet {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "tshark.pcap")
-	if msg, err := exec.Command("tshark", "-r", in, "-Y", display, "-w", out).CombinedOutput(); err != nil {
-		t.Fatalf("tshark -Y %q: %v\n%s", display, err, msg)
-	}
+	peertest.TsharkSelect(t, in, display, out)
 	return readFrames(t, out)
 }
 
@@ -134,7 +133,7 @@ func cutFrames(pkts []ringbuftest.Packet, n int) []ringbuftest.Packet {
 // the storage device), changes the ring buffer's rules and the bridge
 // mode at run time; tshark and tcpdump judge the results.
 func TestMonitorPorts(t *testing.T) {
-	needTools(t, "ip", "tcpreplay", "tcpdump", "tshark", "curl", "jq", "bash")
+	peertest.Need(t, "ip", "tcpreplay", "tcpdump", "tshark", "curl", "jq", "bash")
 	ns := newNetns(t, [2]string{"a0", "a1"}, [2]string{"p0", "p1"}, [2]string{"q0", "q1"})
 	bin := buildBinary(t)
 	dir := t.TempDir()

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/multimeter-fw/multimeter/tools/peertest"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
 
@@ -44,7 +44,7 @@ const (
 // multimeterd replaying a generated capture, and checks each answer
 // against tshark's figures for the same capture.
 func TestWikiExamplesAgainstTshark(t *testing.T) {
-	needTools(t, "curl", "jq", "bash", "tshark")
+	peertest.Need(t, "curl", "jq", "bash", "tshark")
 	if testing.Short() {
 		t.Skip("builds the daemon and runs tshark")
 	}
@@ -453,14 +453,7 @@ func newTshark(pcap string) *tsharkRun { return &tsharkRun{pcap: pcap} }
 
 func (r *tsharkRun) run(t *testing.T, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command("tshark", append([]string{"-n", "-r", r.pcap}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("tshark %v: %v\n%s", args, err, stderr.String())
-	}
-	return out
+	return peertest.Tshark(t, append([]string{"-n", "-r", r.pcap}, args...)...)
 }
 
 type endpoint struct{ txPackets, txBytes, rxPackets, rxBytes uint64 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/multimeter-fw/multimeter/tools/peertest"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,7 +16,7 @@ import (
 // and checks the refusals: a capture over the upload limit, a broken one.
 // tshark's reading of the same file is the reference.
 func TestPcapUploadWithCurl(t *testing.T) {
-	needTools(t, "curl", "jq", "bash", "tshark")
+	peertest.Need(t, "curl", "jq", "bash", "tshark")
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	storage := filepath.Join(dir, "storage")

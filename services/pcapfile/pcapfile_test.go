@@ -8,13 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/multimeter-fw/multimeter/services/decode"
+	"github.com/multimeter-fw/multimeter/tools/peertest"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
 
@@ -50,12 +49,7 @@ func readAll(t testing.TB, data []byte) (n int, bytesTotal uint64, err error) {
 // TestMatchesTshark reads pcap and pcapng (converted by editcap) and
 // compares packet and byte counts with tshark's.
 func TestMatchesTshark(t *testing.T) {
-	if _, err := exec.LookPath("tshark"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tshark missing under CI")
-		}
-		t.Skip("tshark not installed")
-	}
+	peertest.Need(t, "tshark", "editcap")
 	dir := t.TempDir()
 	pcap := filepath.Join(dir, "gen.pcap")
 	if err := os.WriteFile(pcap, generated(t, 3000), 0o644); err != nil {
@@ -66,17 +60,7 @@ func TestMatchesTshark(t *testing.T) {
 		t.Fatalf("editcap: %v\n%s", err, out)
 	}
 	for _, name := range []string{pcap, ng, "../../testdata/pcaps/quic-v2.pcapng", "../../testdata/pcaps/KakaoTalk_chat.pcap"} {
-		out, err := exec.Command("tshark", "-r", name, "-T", "fields", "-e", "frame.len").Output()
-		if err != nil {
-			t.Fatalf("tshark %s: %v", name, err)
-		}
-		var wantN int
-		var wantBytes uint64
-		for _, l := range strings.Fields(string(out)) {
-			v, _ := strconv.ParseUint(l, 10, 32)
-			wantN++
-			wantBytes += v
-		}
+		wantN, wantBytes := peertest.TsharkFrames(t, name)
 		data, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)

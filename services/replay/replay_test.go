@@ -23,18 +23,9 @@ import (
 	"github.com/multimeter-fw/multimeter/services/extract"
 	"github.com/multimeter-fw/multimeter/services/filter"
 	"github.com/multimeter-fw/multimeter/services/ringbuf/ringbuftest"
+	"github.com/multimeter-fw/multimeter/tools/peertest"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
-
-func requireTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s missing under CI", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-}
 
 // newService returns a service over a real analysis registry with two
 // pcap slots.
@@ -96,28 +87,12 @@ func prepareAndStart(t *testing.T, svc *Service, up Upload) Status {
 	return st
 }
 
-// tsharkFrames returns the number of frames and their summed length,
-// as tshark counts them.
-func tsharkFrames(t *testing.T, path string) (n int, bytes uint64) {
-	t.Helper()
-	out, err := exec.Command("tshark", "-r", path, "-T", "fields", "-e", "frame.len").Output()
-	if err != nil {
-		t.Fatalf("tshark -r %s: %v", path, err)
-	}
-	for line := range strings.FieldsSeq(string(out)) {
-		v, _ := strconv.ParseUint(line, 10, 64)
-		n++
-		bytes += v
-	}
-	return n, bytes
-}
-
 // TestUploadStreams streams a capture into a slot in two halves: between
 // them the slot's statistics already count packets, and at the end they
 // count what tshark counts; the replay buffer holds exactly the packets
 // tshark selects with the equivalent display filter.
 func TestUploadStreams(t *testing.T) {
-	requireTool(t, "tshark")
+	peertest.Need(t, "tshark")
 	svc, reg := newService(t, Config{BufferDir: t.TempDir()})
 	file := capture(t, 20000, 1)
 	path := filepath.Join(t.TempDir(), "abc.pcapng")
@@ -165,7 +140,7 @@ func TestUploadStreams(t *testing.T) {
 	if res.err != nil {
 		t.Fatalf("Analyze: %v", res.err)
 	}
-	wantN, wantBytes := tsharkFrames(t, path)
+	wantN, wantBytes := peertest.TsharkFrames(t, path)
 	got := res.st
 	if got.State != StateDone || got.BytesReceived != int64(len(file)) || got.PacketsRead != uint64(wantN) ||
 		got.Analysis.Packets != uint64(wantN) || got.Analysis.Bytes != wantBytes {

@@ -1,7 +1,6 @@
 package statsapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,6 +23,7 @@ import (
 	"github.com/multimeter-fw/multimeter/services/role"
 	"github.com/multimeter-fw/multimeter/services/stats"
 	"github.com/multimeter-fw/multimeter/services/ws"
+	"github.com/multimeter-fw/multimeter/tools/peertest"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
 
@@ -203,18 +202,6 @@ func (f *fixture) getJSON(t testing.TB, path string, v any) {
 	}
 }
 
-// needTshark skips without tshark (fails under CI, where it must be
-// installed).
-func needTshark(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("tshark missing under CI")
-		}
-		t.Skip("tshark not installed")
-	}
-}
-
 // tsharkFields runs tshark over a capture with a display filter and
 // returns the requested fields of each frame.
 func tsharkFields(t testing.TB, pcap, filter string, fields ...string) [][]string {
@@ -227,22 +214,10 @@ func tsharkFields(t testing.TB, pcap, filter string, fields ...string) [][]strin
 		args = append(args, "-e", f)
 	}
 	var rows [][]string
-	for line := range splitLines(string(runTshark(t, args...))) {
+	for line := range splitLines(string(peertest.Tshark(t, args...))) {
 		rows = append(rows, strings.Split(line, "\t"))
 	}
 	return rows
-}
-
-func runTshark(t testing.TB, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command("tshark", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("tshark %v: %v\n%s", args, err, stderr.String())
-	}
-	return out
 }
 
 func splitLines(s string) iter.Seq[string] {

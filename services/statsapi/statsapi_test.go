@@ -21,6 +21,7 @@ import (
 	"github.com/multimeter-fw/multimeter/services/api"
 	"github.com/multimeter-fw/multimeter/services/capture/filesource"
 	"github.com/multimeter-fw/multimeter/services/engine"
+	"github.com/multimeter-fw/multimeter/tools/peertest"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
 
@@ -261,7 +262,7 @@ func TestPagingAndSorting(t *testing.T) {
 // TestAnalysisSlot reads pcap slot 1 with mm-id and the header and checks
 // its IPs against tshark's endpoints of the capture it analysed.
 func TestAnalysisSlot(t *testing.T) {
-	needTshark(t)
+	peertest.Need(t, "tshark")
 	f := newFixture(t)
 	want := map[string][4]uint64{}
 	for _, table := range []string{"endpoints,ip", "endpoints,ipv6"} {
@@ -319,7 +320,7 @@ func TestAnalysisSlot(t *testing.T) {
 // API, against tshark's count of the same frames: group 0 is everything
 // but VLAN 10, which is group 1.
 func TestModulesAgainstTshark(t *testing.T) {
-	needTshark(t)
+	peertest.Need(t, "tshark")
 	f := newFixture(t)
 	pcap := f.pcaps[0]
 	const g0, g1 = "!(vlan.id == 10)", "vlan.id == 10"
@@ -472,7 +473,7 @@ func TestModulesAgainstTshark(t *testing.T) {
 // tsharkStat runs one of tshark's statistics (-z) over a capture.
 func tsharkStat(t testing.TB, pcap, stat string) string {
 	t.Helper()
-	return string(runTshark(t, "-n", "-r", pcap, "-q", "-z", stat))
+	return string(peertest.Tshark(t, "-n", "-r", pcap, "-q", "-z", stat))
 }
 
 // TestReset restarts processing with cleared statistics in the addressed

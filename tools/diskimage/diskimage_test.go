@@ -11,18 +11,12 @@ import (
 	"testing"
 
 	"github.com/multimeter-fw/multimeter/firmware/disklayout"
+	"github.com/multimeter-fw/multimeter/tools/peertest"
 )
 
 func needTools(t *testing.T) {
 	t.Helper()
-	for _, tool := range []string{"sfdisk", "mkfs.vfat", "mmd", "mcopy", "mke2fs", "debugfs", "mdir", "blkid"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s missing under CI: %v", tool, err)
-			}
-			t.Skipf("%s not installed (make deps installs it): %v", tool, err)
-		}
-	}
+	peertest.Need(t, "sfdisk", "mkfs.vfat", "mmd", "mcopy", "mke2fs", "debugfs", "mdir", "blkid")
 }
 
 func TestBuildAndDataFiles(t *testing.T) {

@@ -1,6 +1,8 @@
 package trafficgen
 
 import (
+	"github.com/multimeter-fw/multimeter/tools/peertest"
+
 	"bytes"
 	"fmt"
 	"os"
@@ -26,12 +28,7 @@ func TestDeterministic(t *testing.T) {
 // TestTsharkAgrees has tshark check what we generate: valid checksums,
 // no malformed headers, and every kind of traffic the mix promises.
 func TestTsharkAgrees(t *testing.T) {
-	if _, err := exec.LookPath("tshark"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tshark missing under CI")
-		}
-		t.Skip("tshark not installed")
-	}
+	peertest.Need(t, "tshark")
 	p := filepath.Join(t.TempDir(), "mix.pcap")
 	f, err := os.Create(p)
 	if err != nil {
@@ -70,14 +67,7 @@ func TestTsharkAgrees(t *testing.T) {
 // TestEnterpriseMix has tshark and capinfos check the enterprise mix: valid
 // checksums, full-size segments, and an average frame of 700 to 900 bytes.
 func TestEnterpriseMix(t *testing.T) {
-	for _, tool := range []string{"tshark", "capinfos"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s missing under CI", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	peertest.Need(t, "tshark", "capinfos")
 	p := filepath.Join(t.TempDir(), "enterprise.pcap")
 	f, err := os.Create(p)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/multimeter-fw/multimeter/services/decode"
+	"github.com/multimeter-fw/multimeter/tools/peertest"
 	"github.com/multimeter-fw/multimeter/tools/trafficgen"
 )
 
@@ -110,14 +111,7 @@ func TestRoundTrip(t *testing.T) {
 // TestToolsRead has tshark and capinfos read a segment: standard pcapng,
 // nanosecond timestamps, interface ids, original lengths kept.
 func TestToolsRead(t *testing.T) {
-	for _, tool := range []string{"tshark", "capinfos"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s missing under CI", tool)
-			}
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	peertest.Need(t, "tshark", "capinfos")
 	data, recs := build(t, 500, 64)
 	p := filepath.Join(t.TempDir(), "seg.pcapng")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
