@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -43,7 +44,7 @@ type Reader struct {
 	// (pcapgo copies each into a buffer of its own): pcapgo reads the file
 	// header, and records too long for the buffer.
 	br       *bufio.Reader
-	order    binary.ByteOrder
+	swapped  bool  // big-endian file: fields read little-endian are byte-swapped
 	nsFactor int64 // 1000 for microsecond timestamps
 	maxCap   int   // the longest record pcapgo takes
 }
@@ -70,16 +71,14 @@ func NewReader(r io.Reader) (*Reader, error) {
 		}
 		return &Reader{ng: ng, link: decode.LinkType(ng.LinkType()), format: "pcapng"}, nil
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
-		var order binary.ByteOrder = binary.LittleEndian
-		if m := binary.LittleEndian.Uint32(magic); m == 0xd4c3b2a1 || m == 0x4d3cb2a1 {
-			order = binary.BigEndian
-		}
+		m := binary.LittleEndian.Uint32(magic)
+		swapped := m == 0xd4c3b2a1 || m == 0x4d3cb2a1
 		pr, err := pcapgo.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("%w: pcap: %w", ErrFormat, err)
 		}
 		r := &Reader{pcap: pr, link: decode.LinkType(pr.LinkType()), format: "pcap",
-			br: br, order: order, nsFactor: 1, maxCap: max(int(pr.Snaplen()), maxSnaplen)}
+			br: br, swapped: swapped, nsFactor: 1, maxCap: max(int(pr.Snaplen()), maxSnaplen)}
 		if pr.Resolution() == gopacket.TimestampResolutionMicrosecond {
 			r.nsFactor = 1000
 		}
@@ -135,6 +134,17 @@ func (r *Reader) Next(p *decode.Packet) ([]byte, decode.LinkType, error) {
 // length (tcpdump's and Wireshark's maximum).
 const maxSnaplen = 262144
 
+// u32 reads a record header field in the file's byte order. A
+// binary.ByteOrder would be an interface call for each of the four fields of
+// every record.
+func (r *Reader) u32(b []byte) uint32 {
+	v := binary.LittleEndian.Uint32(b)
+	if r.swapped {
+		v = bits.ReverseBytes32(v)
+	}
+	return v
+}
+
 // nextPcap reads a classic pcap record from the buffered reader, with the
 // checks pcapgo makes. ok is false for a record too long for the buffer,
 // which is left to pcapgo.
@@ -149,7 +159,7 @@ func (r *Reader) nextPcap(p *decode.Packet) (frame []byte, ok bool, err error) {
 		}
 		return nil, true, fmt.Errorf("pcapfile: %w", err)
 	}
-	capLen, origLen := int(r.order.Uint32(h[8:12])), int(r.order.Uint32(h[12:16]))
+	capLen, origLen := int(r.u32(h[8:12])), int(r.u32(h[12:16]))
 	switch {
 	case capLen > r.maxCap:
 		return nil, true, fmt.Errorf("pcapfile: capture length exceeds snap length: %d > %d", capLen, r.maxCap)
@@ -165,7 +175,7 @@ func (r *Reader) nextPcap(p *decode.Packet) (frame []byte, ok bool, err error) {
 		}
 		return nil, true, fmt.Errorf("pcapfile: %w", err)
 	}
-	p.Timestamp = int64(r.order.Uint32(rec[0:4]))*1e9 + int64(r.order.Uint32(rec[4:8]))*r.nsFactor
+	p.Timestamp = int64(r.u32(rec[0:4]))*1e9 + int64(r.u32(rec[4:8]))*r.nsFactor
 	p.CapLen = uint32(capLen)
 	p.OrigLen = uint32(origLen)
 	p.Port = 0

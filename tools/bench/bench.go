@@ -11,6 +11,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -22,7 +23,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
 	"github.com/multimeter-fw/multimeter/services/capture"
+	"github.com/multimeter-fw/multimeter/services/capture/filesource"
 	"github.com/multimeter-fw/multimeter/services/decode"
 	"github.com/multimeter-fw/multimeter/services/engine"
 	"github.com/multimeter-fw/multimeter/services/pcapfile"
@@ -76,9 +82,8 @@ type Report struct {
 	Packets int
 	Ours    Throughput // steady state: the mean of the measured passes
 	First   Throughput // the first pass, engine setup included
-	// Read is reading the capture file with pcapfile alone (CPU time):
-	// our analysis runs from memory, the peers read the file, so the
-	// ratios add it to ours.
+	// Read is reading the capture file with pcapfile alone: the part of
+	// Ours that is reading the file, which the peers do too.
 	Read      Throughput
 	Tshark    Throughput // zero when tshark is missing
 	NDPI      Throughput // zero when ndpiReader is missing
@@ -127,17 +132,19 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 	if err := writeMix(path, cfg.Packets); err != nil {
 		return nil, err
 	}
-	frames, err := load(path)
+	passes := filepath.Join(dir, "passes.pcap")
+	n, err := writePasses(path, passes, 1+cfg.Loops)
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Packets: frames.len(), Load: loadAverage()}
+	r := &Report{Packets: n, Load: loadAverage()}
 	if r.Read, err = readFile(path); err != nil {
 		return nil, err
 	}
-	if r.First, r.Ours, r.AllocsPer, err = offline(ctx, frames, cfg.Shards, cfg.Loops, cfg.CPUProfile); err != nil {
+	if r.First, r.Ours, r.AllocsPer, err = offline(ctx, passes, n, cfg.Shards, cfg.Loops, cfg.CPUProfile); err != nil {
 		return nil, err
 	}
+	os.Remove(passes)
 	if cfg.OursOnly {
 		r.writeThroughput(w, cfg)
 		return r, nil
@@ -164,97 +171,119 @@ func writeMix(path string, n int) error {
 	return f.Close()
 }
 
-// frames is a capture held in memory, so the measurement is analysis,
-// not disk or pcap parsing. The frames sit back to back in one buffer: a
-// slice per frame would give the garbage collector millions of pointers
-// to scan whenever the engine's history allocates.
-type frames struct {
-	buf  []byte
-	ends []int // frame i is buf[ends[i-1]:ends[i]]
-	ts   []int64
-	span int64
-}
-
-func (f *frames) len() int { return len(f.ts) }
-
-func (f *frames) frame(i int) []byte {
-	start := 0
-	if i > 0 {
-		start = f.ends[i-1]
+// writePasses writes the capture at mix passes times into path, each pass
+// later in time than the one before by the capture's span, and returns
+// the packets in one pass. Our analysis reads it like `multimeterd
+// --replay`: the first pass warms the tables up, the later ones find the
+// same addresses and ports again, as on a link that carries them for
+// long.
+func writePasses(mix, path string, passes int) (int, error) {
+	first, last, n, err := span(mix)
+	if err != nil {
+		return 0, err
 	}
-	return f.buf[start:f.ends[i]]
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, fmt.Errorf("bench: %w", err)
+	}
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	pw := pcapgo.NewWriterNanos(bw)
+	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		return 0, fmt.Errorf("bench: %w", err)
+	}
+	step := last - first + int64(time.Second)
+	for pass := range passes {
+		err := eachPacket(mix, func(p *decode.Packet, frame []byte) error {
+			ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, p.Timestamp+int64(pass)*step), CaptureLength: len(frame), Length: int(p.OrigLen)}
+			return pw.WritePacket(ci, frame)
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return 0, fmt.Errorf("bench: %w", err)
+	}
+	return n, f.Close()
 }
 
-func load(path string) (*frames, error) {
+// span returns the first and last timestamps of the capture at path and
+// its packet count.
+func span(path string) (first, last int64, n int, err error) {
+	err = eachPacket(path, func(p *decode.Packet, _ []byte) error {
+		if n == 0 {
+			first = p.Timestamp
+		}
+		last = p.Timestamp
+		n++
+		return nil
+	})
+	if err == nil && n == 0 {
+		err = fmt.Errorf("bench: %s: no packets", path)
+	}
+	return first, last, n, err
+}
+
+// eachPacket calls fn with every packet of the capture at path.
+func eachPacket(path string, fn func(p *decode.Packet, frame []byte) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return fmt.Errorf("bench: %w", err)
 	}
 	defer f.Close()
 	r, err := pcapfile.NewReader(f)
 	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+		return fmt.Errorf("bench: %w", err)
 	}
-	fr := &frames{}
 	var p decode.Packet
 	for {
-		b, _, err := r.Next(&p)
+		frame, _, err := r.Next(&p)
 		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("bench: %s: %w", path, err)
-		}
-		fr.buf = append(fr.buf, b...)
-		fr.ends = append(fr.ends, len(fr.buf))
-		fr.ts = append(fr.ts, p.Timestamp)
-	}
-	if len(fr.ts) == 0 {
-		return nil, fmt.Errorf("bench: %s: no packets", path)
-	}
-	fr.span = fr.ts[len(fr.ts)-1] - fr.ts[0] + int64(time.Second)
-	return fr, nil
-}
-
-// memSource replays frames from memory, loops times, each loop later in
-// time than the one before. It can wait (lossless) and runs on the
-// packets' clock, like a file. mark is called before the loop with index
-// markLoop starts.
-type memSource struct {
-	f        *frames
-	loops    int
-	markLoop int
-	mark     func()
-}
-
-func (m *memSource) CanWait() bool     { return true }
-func (m *memSource) PacketClock() bool { return true }
-
-func (m *memSource) Run(ctx context.Context, newHandler func(int) capture.Handler) error {
-	h := newHandler(0)
-	defer h.Flush()
-	var p decode.Packet
-	for loop := range m.loops {
-		if ctx.Err() != nil {
 			return nil
 		}
-		if loop == m.markLoop && m.mark != nil {
-			m.mark()
+		if err != nil {
+			return fmt.Errorf("bench: %s: %w", path, err)
 		}
-		off := int64(loop) * m.f.span
-		for i := range m.f.len() {
-			b := m.f.frame(i)
-			p.Timestamp = m.f.ts[i] + off
-			p.OrigLen = uint32(len(b))
-			p.Port = 0
-			h.Handle(&p, decode.LinkEthernet, b)
+		if err := fn(&p, frame); err != nil {
+			return fmt.Errorf("bench: %w", err)
 		}
 	}
-	return nil
 }
 
-// readFile times reading the capture with pcapfile, the best of three
-// passes (the file is in the page cache, as it is for the peers).
+// marking is the replay of the passes, calling mark before packet at
+// (counted from 0) reaches the analysis: the measured passes start there.
+type marking struct {
+	*filesource.Source
+	at   int
+	mark func()
+}
+
+func (m *marking) Run(ctx context.Context, newHandler func(int) capture.Handler) error {
+	return m.Source.Run(ctx, func(worker int) capture.Handler {
+		return &markingHandler{Handler: newHandler(worker), left: m.at, mark: m.mark}
+	})
+}
+
+type markingHandler struct {
+	capture.Handler
+	left int
+	mark func()
+}
+
+func (h *markingHandler) Handle(p *decode.Packet, link decode.LinkType, frame []byte) {
+	if h.left >= 0 {
+		if h.left == 0 {
+			h.mark()
+		}
+		h.left--
+	}
+	h.Handler.Handle(p, link, frame)
+}
+
+// readFile times reading the capture with pcapfile alone, the best of
+// three passes (the file is in the page cache, as it is for the peers):
+// the part of our figure that is reading the file.
 func readFile(path string) (Throughput, error) {
 	var best Throughput
 	for i := range 3 {
@@ -307,13 +336,17 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// offline analyses the frames with every module on, in one run: a first
-// pass warms the tables up, the measured passes that follow show the
-// steady state (the pipeline's setup is not in them). first is the first
-// pass on its own, engine setup included: every conversation new, every
-// table touched for the first time, as for a peer that reads the file
-// once.
-func offline(ctx context.Context, f *frames, shards, measuredLoops int, profile io.Writer) (first, steady Throughput, allocs float64, err error) {
+// offline analyses the capture at path, passes of n packets, with every
+// module on, as `multimeterd --replay` does: a first pass warms the tables
+// up, the measured passes that follow show the steady state (the
+// pipeline's setup is not in them). first is the first pass on its own,
+// engine setup included: every conversation new, every table touched for
+// the first time, as for a peer that reads the file once.
+func offline(ctx context.Context, path string, n, shards, measuredLoops int, profile io.Writer) (first, steady Throughput, allocs float64, err error) {
+	file, err := filesource.Open(path, filesource.Config{})
+	if err != nil {
+		return Throughput{}, Throughput{}, 0, err
+	}
 	start, startCPU := time.Now(), cpuTime()
 	e, err := engine.New(engine.Config{Shards: shards, Clock: "packet"}, nil)
 	if err != nil {
@@ -323,7 +356,7 @@ func offline(ctx context.Context, f *frames, shards, measuredLoops int, profile 
 	var wall0 time.Time
 	var busy0 engine.Processed
 	var m0, m1 runtime.MemStats
-	src := &memSource{f: f, loops: 1 + measuredLoops, markLoop: 1, mark: func() {
+	src := &marking{Source: file, at: n, mark: func() {
 		runtime.ReadMemStats(&m0)
 		if profile != nil {
 			// A profile already running elsewhere only loses this one.
@@ -345,5 +378,5 @@ func offline(ctx context.Context, f *frames, shards, measuredLoops int, profile 
 		Analyzer: (e.Processed().Busy - busy0.Busy) / time.Duration(measuredLoops),
 	}
 	runtime.ReadMemStats(&m1)
-	return first, steady, float64(m1.Mallocs-m0.Mallocs) / float64(measuredLoops*f.len()), nil
+	return first, steady, float64(m1.Mallocs-m0.Mallocs) / float64(measuredLoops*n), nil
 }
