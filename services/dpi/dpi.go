@@ -103,8 +103,11 @@ var sipMethods = [...][]byte{
 }
 
 func isSIP(p []byte) bool {
+	if len(p) == 0 || !textStart[p[0]] {
+		return false
+	}
 	for _, m := range sipMethods {
-		if bytes.HasPrefix(p, m) {
+		if p[0] == m[0] && bytes.HasPrefix(p, m) {
 			// Requests carry a SIP URI and end the line with SIP/2.0.
 			if m[0] == 'S' {
 				return true
@@ -120,16 +123,65 @@ func isSIP(p []byte) bool {
 }
 
 func tcpSignature(p []byte, sp, dp uint16, fromClient bool) (l7proto.ID, []byte) {
+	// Most payloads start with a byte no text protocol starts with: they
+	// skip the prefix comparisons (a flow with none of the signatures is
+	// looked at MaxInspect times).
+	if len(p) > 0 && textStart[p[0]] {
+		if app, name := textSignature(p, sp, dp); app != l7proto.Unknown {
+			return app, name
+		}
+	}
+	switch {
+	case len(p) >= 5 && (p[0] >= 0x14 && p[0] <= 0x17) && p[1] == 3 && p[2] <= 4:
+		return l7proto.TLS, ServerName(p)
+	case len(p) >= 8 && p[0] == 0 && (bytes.Equal(p[4:8], []byte("\xffSMB")) || bytes.Equal(p[4:8], []byte("\xfeSMB"))):
+		return l7proto.SMB, nil
+	case len(p) >= 4 && p[0] == 0x81 && hasPort(sp, dp, 139):
+		return l7proto.NetBIOS, nil
+	case len(p) >= 11 && p[0] == 3 && p[1] == 0 && int(binary.BigEndian.Uint16(p[2:])) == len(p) && (p[5] == 0xe0 || p[5] == 0xd0):
+		return l7proto.RDP, nil
+	case len(p) >= 19 && bytes.Equal(p[:16], bgpMarker):
+		return l7proto.BGP, nil
+	case len(p) > 5 && p[3] == 0 && p[4] == 10 && int(p[0])|int(p[1])<<8|int(p[2])<<16 == len(p)-4 && !fromClient:
+		return l7proto.MySQL, nil
+	case len(p) >= 8 && fromClient && int(binary.BigEndian.Uint32(p)) == len(p) &&
+		(binary.BigEndian.Uint32(p[4:]) == 0x00030000 || binary.BigEndian.Uint32(p[4:]) == 80877103):
+		return l7proto.PostgreSQL, nil
+	case len(p) >= 3 && p[0] == 0xff && p[1] >= 0xfb && p[1] <= 0xfe:
+		return l7proto.Telnet, nil
+	}
+	return l7proto.Unknown, nil
+}
+
+// textPrefixes are the first bytes of the text protocols textSignature
+// knows besides the HTTP and SIP methods.
+var textPrefixes = [...]string{"HTTP/1.", "SSH-", "220", "EHLO ", "HELO ", "+OK", "* OK"}
+
+// textStart marks the bytes a text protocol's first line can start with.
+var textStart = func() (t [256]bool) {
 	for _, m := range httpMethods {
-		if bytes.HasPrefix(p, m) && !isSIP(p) {
+		t[m[0]] = true
+	}
+	for _, m := range sipMethods {
+		t[m[0]] = true
+	}
+	for _, m := range textPrefixes {
+		t[m[0]] = true
+	}
+	return t
+}()
+
+// textSignature matches the text protocols: HTTP, SSH, SIP, SMTP, FTP,
+// POP3, IMAP.
+func textSignature(p []byte, sp, dp uint16) (l7proto.ID, []byte) {
+	for _, m := range httpMethods {
+		if p[0] == m[0] && bytes.HasPrefix(p, m) && !isSIP(p) {
 			return l7proto.HTTP, httpHost(p)
 		}
 	}
 	switch {
 	case bytes.HasPrefix(p, []byte("HTTP/1.")):
 		return l7proto.HTTP, nil
-	case len(p) >= 5 && (p[0] >= 0x14 && p[0] <= 0x17) && p[1] == 3 && p[2] <= 4:
-		return l7proto.TLS, ServerName(p)
 	case bytes.HasPrefix(p, []byte("SSH-")):
 		return l7proto.SSH, nil
 	case isSIP(p):
@@ -154,21 +206,6 @@ func tcpSignature(p []byte, sp, dp uint16, fromClient bool) (l7proto.ID, []byte)
 		return l7proto.POP3, nil
 	case bytes.HasPrefix(p, []byte("* OK")):
 		return l7proto.IMAP, nil
-	case len(p) >= 8 && p[0] == 0 && (bytes.Equal(p[4:8], []byte("\xffSMB")) || bytes.Equal(p[4:8], []byte("\xfeSMB"))):
-		return l7proto.SMB, nil
-	case len(p) >= 4 && p[0] == 0x81 && hasPort(sp, dp, 139):
-		return l7proto.NetBIOS, nil
-	case len(p) >= 11 && p[0] == 3 && p[1] == 0 && int(binary.BigEndian.Uint16(p[2:])) == len(p) && (p[5] == 0xe0 || p[5] == 0xd0):
-		return l7proto.RDP, nil
-	case len(p) >= 19 && bytes.Equal(p[:16], bgpMarker):
-		return l7proto.BGP, nil
-	case len(p) > 5 && p[3] == 0 && p[4] == 10 && int(p[0])|int(p[1])<<8|int(p[2])<<16 == len(p)-4 && !fromClient:
-		return l7proto.MySQL, nil
-	case len(p) >= 8 && fromClient && int(binary.BigEndian.Uint32(p)) == len(p) &&
-		(binary.BigEndian.Uint32(p[4:]) == 0x00030000 || binary.BigEndian.Uint32(p[4:]) == 80877103):
-		return l7proto.PostgreSQL, nil
-	case len(p) >= 3 && p[0] == 0xff && p[1] >= 0xfb && p[1] <= 0xfe:
-		return l7proto.Telnet, nil
 	}
 	return l7proto.Unknown, nil
 }

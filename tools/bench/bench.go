@@ -128,23 +128,25 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 		dir = d
 	}
 	path := filepath.Join(dir, "mix.pcap")
-	fmt.Fprintf(w, "generating %d packets with trafficgen into %s\n", cfg.Packets, path)
+	passes := filepath.Join(dir, "passes.pcap")
+	fmt.Fprintf(w, "generating %d packets with trafficgen into %s, and %d passes of as many for our analysis into %s\n",
+		cfg.Packets, path, 1+cfg.Loops, passes)
 	if err := writeMix(path, cfg.Packets); err != nil {
 		return nil, err
 	}
-	passes := filepath.Join(dir, "passes.pcap")
-	n, err := writePasses(path, passes, 1+cfg.Loops)
-	if err != nil {
+	if err := writePasses(passes, cfg.Packets, 1+cfg.Loops); err != nil {
 		return nil, err
 	}
+	defer os.Remove(passes)
+	n := cfg.Packets
 	r := &Report{Packets: n, Load: loadAverage()}
+	var err error
 	if r.Read, err = readFile(path); err != nil {
 		return nil, err
 	}
 	if r.First, r.Ours, r.AllocsPer, err = offline(ctx, passes, n, cfg.Shards, cfg.Loops, cfg.CPUProfile); err != nil {
 		return nil, err
 	}
-	os.Remove(passes)
 	if cfg.OursOnly {
 		r.writeThroughput(w, cfg)
 		return r, nil
@@ -159,96 +161,61 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 	return r, nil
 }
 
+// mixStart is the first timestamp of the mix.
+var mixStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// passGap is how much later than the one before each pass of writePasses
+// starts, beyond the time its packets span.
+const passGap = 2 * time.Second
+
 func writeMix(path string, n int) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	if err := trafficgen.WritePcap(f, trafficgen.New(trafficgen.Config{Seed: 1}), n); err != nil {
+	if err := trafficgen.WritePcap(f, trafficgen.New(trafficgen.Config{Seed: 1, Start: mixStart}), n); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
 }
 
-// writePasses writes the capture at mix passes times into path, each pass
-// later in time than the one before by the capture's span, and returns
-// the packets in one pass. Our analysis reads it like `multimeterd
-// --replay`: the first pass warms the tables up, the later ones find the
-// same addresses and ports again, as on a link that carries them for
-// long.
-func writePasses(mix, path string, passes int) (int, error) {
-	first, last, n, err := span(mix)
-	if err != nil {
-		return 0, err
-	}
+// writePasses writes passes mixes of n packets into path, one after the
+// other in time. The first is the mix the peers read; each later one is
+// the traffic continuing on the same link: the same hosts, servers and
+// services, in conversations of their own. Our analysis reads the file
+// like `multimeterd --replay`: the first pass also sets the engine up, the
+// later ones show the steady state, tables in place and conversations
+// still new to them, as on a link watched for long.
+func writePasses(path string, n, passes int) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return 0, fmt.Errorf("bench: %w", err)
+		return fmt.Errorf("bench: %w", err)
 	}
 	defer f.Close()
 	bw := bufio.NewWriterSize(f, 1<<20)
 	pw := pcapgo.NewWriterNanos(bw)
 	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		return 0, fmt.Errorf("bench: %w", err)
+		return fmt.Errorf("bench: %w", err)
 	}
-	step := last - first + int64(time.Second)
+	// Packets come at trafficgen's default 200,000 a second, so a pass
+	// spans n/200,000 s give or take a few milliseconds.
+	step := time.Duration(float64(n)/200_000*float64(time.Second)) + passGap
+	buf := make([]byte, 0, 2048)
 	for pass := range passes {
-		err := eachPacket(mix, func(p *decode.Packet, frame []byte) error {
-			ci := gopacket.CaptureInfo{Timestamp: time.Unix(0, p.Timestamp+int64(pass)*step), CaptureLength: len(frame), Length: int(p.OrigLen)}
-			return pw.WritePacket(ci, frame)
-		})
-		if err != nil {
-			return 0, err
+		g := trafficgen.New(trafficgen.Config{Seed: uint64(pass + 1), Start: mixStart.Add(time.Duration(pass) * step)})
+		for range n {
+			frame, ts := g.Next(buf[:0])
+			ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(frame), Length: len(frame)}
+			if err := pw.WritePacket(ci, frame); err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
 		}
 	}
 	if err := bw.Flush(); err != nil {
-		return 0, fmt.Errorf("bench: %w", err)
-	}
-	return n, f.Close()
-}
-
-// span returns the first and last timestamps of the capture at path and
-// its packet count.
-func span(path string) (first, last int64, n int, err error) {
-	err = eachPacket(path, func(p *decode.Packet, _ []byte) error {
-		if n == 0 {
-			first = p.Timestamp
-		}
-		last = p.Timestamp
-		n++
-		return nil
-	})
-	if err == nil && n == 0 {
-		err = fmt.Errorf("bench: %s: no packets", path)
-	}
-	return first, last, n, err
-}
-
-// eachPacket calls fn with every packet of the capture at path.
-func eachPacket(path string, fn func(p *decode.Packet, frame []byte) error) error {
-	f, err := os.Open(path)
-	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	defer f.Close()
-	r, err := pcapfile.NewReader(f)
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	var p decode.Packet
-	for {
-		frame, _, err := r.Next(&p)
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("bench: %s: %w", path, err)
-		}
-		if err := fn(&p, frame); err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-	}
+	return f.Close()
 }
 
 // marking is the replay of the passes, calling mark before packet at
