@@ -51,8 +51,9 @@ type Config struct {
 	// CPUProfile, if set, receives a CPU profile of the measured loops of
 	// our offline analysis.
 	CPUProfile io.Writer
-	// Loops is how often the capture is analysed after a warm-up pass,
-	// each loop continuing the traffic later in time; default 2.
+	// Loops is how many passes are analysed after the warm-up pass,
+	// each pass the traffic continuing later in time in new conversations of
+	// the same hosts; default 2.
 	Loops int
 }
 
