@@ -163,7 +163,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 }
 
 // mixStart is the first timestamp of the mix.
-var mixStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+func mixStart() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // passGap is how much later than the one before each pass of writePasses
 // starts, beyond the time its packets span.
@@ -174,7 +174,7 @@ func writeMix(path string, n int) error {
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	if err := trafficgen.WritePcap(f, trafficgen.New(trafficgen.Config{Seed: 1, Start: mixStart}), n); err != nil {
+	if err := trafficgen.WritePcap(f, trafficgen.New(trafficgen.Config{Seed: 1, Start: mixStart()}), n); err != nil {
 		f.Close()
 		return err
 	}
@@ -204,7 +204,7 @@ func writePasses(path string, n, passes int) error {
 	step := time.Duration(float64(n)/200_000*float64(time.Second)) + passGap
 	buf := make([]byte, 0, 2048)
 	for pass := range passes {
-		g := trafficgen.New(trafficgen.Config{Seed: uint64(pass + 1), Start: mixStart.Add(time.Duration(pass) * step)})
+		g := trafficgen.New(trafficgen.Config{Seed: uint64(pass + 1), Start: mixStart().Add(time.Duration(pass) * step)})
 		for range n {
 			frame, ts := g.Next(buf[:0])
 			ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(frame), Length: len(frame)}
