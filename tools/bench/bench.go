@@ -23,7 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
@@ -132,7 +131,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 	passes := filepath.Join(dir, "passes.pcap")
 	fmt.Fprintf(w, "generating %d packets with trafficgen into %s, and %d passes of as many for our analysis into %s\n",
 		cfg.Packets, path, 1+cfg.Loops, passes)
-	if err := writeMix(path, cfg.Packets); err != nil {
+	if err := writePasses(path, cfg.Packets, 1); err != nil {
 		return nil, err
 	}
 	if err := writePasses(passes, cfg.Packets, 1+cfg.Loops); err != nil {
@@ -169,18 +168,6 @@ func mixStart() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 // starts, beyond the time its packets span.
 const passGap = 2 * time.Second
 
-func writeMix(path string, n int) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	if err := trafficgen.WritePcap(f, trafficgen.New(trafficgen.Config{Seed: 1, Start: mixStart()}), n); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // writePasses writes passes mixes of n packets into path, one after the
 // other in time. The first is the mix the peers read; each later one is
 // the traffic continuing on the same link: the same hosts, servers and
@@ -202,15 +189,10 @@ func writePasses(path string, n, passes int) error {
 	// Packets come at trafficgen's default 200,000 a second, so a pass
 	// spans n/200,000 s give or take a few milliseconds.
 	step := time.Duration(float64(n)/200_000*float64(time.Second)) + passGap
-	buf := make([]byte, 0, 2048)
 	for pass := range passes {
 		g := trafficgen.New(trafficgen.Config{Seed: uint64(pass + 1), Start: mixStart().Add(time.Duration(pass) * step)})
-		for range n {
-			frame, ts := g.Next(buf[:0])
-			ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(frame), Length: len(frame)}
-			if err := pw.WritePacket(ci, frame); err != nil {
-				return fmt.Errorf("bench: %w", err)
-			}
+		if err := trafficgen.WritePackets(pw, g, n); err != nil {
+			return err
 		}
 	}
 	if err := bw.Flush(); err != nil {

@@ -18,6 +18,18 @@ func WritePcap(w io.Writer, g *Generator, n int) error {
 	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
 		return fmt.Errorf("trafficgen: pcap header: %w", err)
 	}
+	if err := WritePackets(pw, g, n); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("trafficgen: flush: %w", err)
+	}
+	return nil
+}
+
+// WritePackets writes the next n frames from g to pw, whose file header is
+// written already: several generators can follow one another in a file.
+func WritePackets(pw *pcapgo.Writer, g *Generator, n int) error {
 	buf := make([]byte, 0, 2048)
 	for range n {
 		frame, ts := g.Next(buf[:0])
@@ -25,9 +37,6 @@ func WritePcap(w io.Writer, g *Generator, n int) error {
 		if err := pw.WritePacket(ci, frame); err != nil {
 			return fmt.Errorf("trafficgen: write packet: %w", err)
 		}
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("trafficgen: flush: %w", err)
 	}
 	return nil
 }
