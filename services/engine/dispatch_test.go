@@ -39,6 +39,24 @@ func fullQueue(t *testing.T, src capture.Source) (*dispatcher, *shard) {
 	return d, sh
 }
 
+// sinkModeQueue is fullQueue with a source that may wait (sink mode).
+func sinkModeQueue(t *testing.T) (*liveLike, *dispatcher, *shard) {
+	t.Helper()
+	src := &liveLike{}
+	src.wait.Store(true)
+	d, sh := fullQueue(t, src)
+	return src, d, sh
+}
+
+// wantDropped fails unless the shard counted want packets as not
+// processed.
+func wantDropped(t *testing.T, sh *shard, want uint64, why string) {
+	t.Helper()
+	if got := sh.dropped.Load(); got != want {
+		t.Fatalf("dropped %d packets; want %d: %s", got, want, why)
+	}
+}
+
 // sendAsync sends shard 0's batch from another goroutine; the channel
 // closes when send returns.
 func sendAsync(d *dispatcher) <-chan struct{} {
@@ -51,15 +69,11 @@ func sendAsync(d *dispatcher) <-chan struct{} {
 }
 
 func TestSinkModeWaitsForRoomInTheQueue(t *testing.T) {
-	src := &liveLike{}
-	src.wait.Store(true)
-	d, sh := fullQueue(t, src)
+	_, d, sh := sinkModeQueue(t)
 	sent := sendAsync(d)
 	<-sh.q // the shard takes a batch: room for the waiting one
 	<-sent
-	if got := sh.dropped.Load(); got != 0 {
-		t.Fatalf("dropped %d packets; want the batch queued once there was room", got)
-	}
+	wantDropped(t, sh, 0, "the batch queued once there was room")
 	if len(sh.q) != 1 {
 		t.Fatalf("queue holds %d batches; want the one that waited", len(sh.q))
 	}
@@ -68,25 +82,17 @@ func TestSinkModeWaitsForRoomInTheQueue(t *testing.T) {
 func TestBridgeModeNeverWaitsForTheQueue(t *testing.T) {
 	d, sh := fullQueue(t, &liveLike{}) // may not wait
 	d.send(0)
-	if got := sh.dropped.Load(); got != 1 {
-		t.Fatalf("dropped %d packets; want the batch counted as overload at once", got)
-	}
+	wantDropped(t, sh, 1, "the batch counted as overload at once")
 }
 
 func TestAShardThatStaysFullIsGivenUpOn(t *testing.T) {
-	src := &liveLike{}
-	src.wait.Store(true)
-	d, sh := fullQueue(t, src)
+	_, d, sh := sinkModeQueue(t)
 	d.send(0) // waits maxQueueWait, then counts the batch
-	if got := sh.dropped.Load(); got != 1 {
-		t.Fatalf("dropped %d packets; want the batch counted after the wait", got)
-	}
+	wantDropped(t, sh, 1, "the batch counted after the wait")
 	// Given up on: the next batch is counted without waiting again ...
 	d.cur[0].n = 1
 	d.send(0)
-	if got := sh.dropped.Load(); got != 2 {
-		t.Fatalf("dropped %d packets; want 2", got)
-	}
+	wantDropped(t, sh, 2, "the next batch counted without waiting again")
 	// ... until a batch finds its queue half empty.
 	<-sh.q
 	d.cur[0].n = 1
@@ -98,21 +104,15 @@ func TestAShardThatStaysFullIsGivenUpOn(t *testing.T) {
 	sent := sendAsync(d) // full again: waits, as before
 	<-sh.q
 	<-sent
-	if got := sh.dropped.Load(); got != 2 {
-		t.Fatalf("dropped %d packets; want the batch that waited queued", got)
-	}
+	wantDropped(t, sh, 2, "the batch that waited queued")
 }
 
 func TestASwitchToBridgeModeEndsTheWait(t *testing.T) {
-	src := &liveLike{}
-	src.wait.Store(true)
-	d, sh := fullQueue(t, src)
+	src, d, sh := sinkModeQueue(t)
 	sent := sendAsync(d)
 	src.wait.Store(false) // bridge mode: forwarding must not wait
 	<-sent
-	if got := sh.dropped.Load(); got != 1 {
-		t.Fatalf("dropped %d packets; want the waiting batch counted once the source may not wait", got)
-	}
+	wantDropped(t, sh, 1, "the waiting batch counted once the source may not wait")
 	if d.gaveUp[0] {
 		t.Fatal("given up on the shard; only the mode changed")
 	}

@@ -4,7 +4,7 @@
 //
 // Synopsis:
 //
-//	bench [-n 2000000] [-shards 1] [-short] [-ours-only] [-cpuprofile FILE]
+//	bench [-n 2000000] [-shards 1] [-loops 2] [-dir DIR] [-short] [-ours-only] [-cpuprofile FILE]
 package main
 
 import (
@@ -27,7 +27,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("n", 2_000_000, "packets in the generated mix")
 	shards := fs.Int("shards", 1, "analyzer shards")
 	short := fs.Bool("short", false, "a quick run with small sizes (CI)")
-	loops := fs.Int("loops", 2, "measured passes over the capture after the warm-up pass")
+	loops := fs.Int("loops", 2, "measured passes after the warm-up pass (new conversations of the same hosts)")
 	oursOnly := fs.Bool("ours-only", false, "measure only our offline analysis (no peers, memory, queries)")
 	dir := fs.String("dir", "", "directory for the capture (default a temporary one)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measured loops of our offline analysis to this file")
