@@ -287,9 +287,9 @@ func (d *decoder) arp(off int) error {
 	p.Layers |= LayerARP
 	p.ARPOp = d.u16(off + 6)
 	copy(p.ARPSenderMAC[:], d.b[off+8:off+14])
-	p.ARPSenderIP = AddrFrom4([4]byte(d.b[off+14 : off+18]))
+	p.ARPSenderIP.set4(d.b[off+14 : off+18])
 	copy(p.ARPTargetMAC[:], d.b[off+18:off+24])
-	p.ARPTargetIP = AddrFrom4([4]byte(d.b[off+24 : off+28]))
+	p.ARPTargetIP.set4(d.b[off+24 : off+28])
 	return nil
 }
 
@@ -346,8 +346,8 @@ func (d *decoder) ipv4(off, depth int) error {
 	}
 	p.TTL = d.b[off+8]
 	p.Proto = d.b[off+9]
-	p.SrcIP = AddrFrom4([4]byte(d.b[off+12 : off+16]))
-	p.DstIP = AddrFrom4([4]byte(d.b[off+16 : off+20]))
+	p.SrcIP.set4(d.b[off+12 : off+16])
+	p.DstIP.set4(d.b[off+16 : off+20])
 	return d.transport(off+ihl, total-ihl, depth)
 }
 

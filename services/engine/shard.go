@@ -184,7 +184,7 @@ func (s *shard) lookAhead(b *batch) {
 		a.hash = 0
 		if s.flows != nil && p.IPVersion != 0 && p.Layers&decode.LayerARP == 0 {
 			a.side = a.key.Set(p, a.group, withPorts)
-			a.hash = a.key.Hash()
+			a.hash = a.key.HashInPlace()
 		}
 	}
 	// A loop of loads alone, so that many are in flight at once.

@@ -103,7 +103,11 @@ func (h *history) add(sec int64, slot, gen uint32, c Counters) {
 	if len(b.recs) == cap(b.recs) {
 		b.recs = h.st.pool.recs.grow(h.st, b.recs)
 	}
-	b.recs = append(b.recs, rec{slot: slot, gen: gen, c: c})
+	// Filled in place: a record built apart and copied in would be
+	// loaded back wide right after its narrow stores, and wait for them.
+	b.recs = b.recs[:len(b.recs)+1]
+	r := &b.recs[len(b.recs)-1]
+	r.slot, r.gen, r.c = slot, gen, c
 }
 
 // openBucket returns the open bucket of sec, opening it if needed.
