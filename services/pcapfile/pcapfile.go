@@ -17,6 +17,7 @@ package pcapfile
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -44,9 +45,12 @@ type Reader struct {
 	// (pcapgo copies each into a buffer of its own): pcapgo reads the file
 	// header, and records too long for the buffer.
 	br       *bufio.Reader
-	swapped  bool  // big-endian file: fields read little-endian are byte-swapped
-	nsFactor int64 // 1000 for microsecond timestamps
-	maxCap   int   // the longest record pcapgo takes
+	mem      []byte // the whole file, for a Reader from NewBytesReader
+	off      int    // where the next record starts in mem
+	inMem    bool   // records are taken from mem
+	swapped  bool   // big-endian file: fields read little-endian are byte-swapped
+	nsFactor int64  // 1000 for microsecond timestamps
+	maxCap   int    // the longest record pcapgo takes
 }
 
 // recordHeader is the size of a classic pcap record header.
@@ -87,6 +91,22 @@ func NewReader(r io.Reader) (*Reader, error) {
 	return nil, ErrFormat
 }
 
+// fileHeader is the size of a classic pcap file header.
+const fileHeader = 24
+
+// NewBytesReader reads a capture held whole in memory, such as a
+// memory-mapped file. Classic pcap frames are then slices of data, taken
+// without copying them into a buffer first; pcapng files are read as
+// NewReader reads them.
+func NewBytesReader(data []byte) (*Reader, error) {
+	r, err := NewReader(bytes.NewReader(data))
+	if err != nil || r.br == nil {
+		return r, err
+	}
+	r.br, r.mem, r.off, r.inMem = nil, data, fileHeader, true
+	return r, nil
+}
+
 // Format is "pcap" or "pcapng".
 func (r *Reader) Format() string { return r.format }
 
@@ -98,6 +118,10 @@ func (r *Reader) LinkType() decode.LinkType { return r.link }
 // the next call. At the end of the file it returns io.EOF; a cut-off last
 // record is io.ErrUnexpectedEOF.
 func (r *Reader) Next(p *decode.Packet) ([]byte, decode.LinkType, error) {
+	if r.inMem {
+		frame, err := r.nextMem(p)
+		return frame, r.link, err
+	}
 	if r.br != nil {
 		if frame, ok, err := r.nextPcap(p); ok {
 			return frame, r.link, err
@@ -159,13 +183,11 @@ func (r *Reader) nextPcap(p *decode.Packet) (frame []byte, ok bool, err error) {
 		}
 		return nil, true, fmt.Errorf("pcapfile: %w", err)
 	}
-	capLen, origLen := int(r.u32(h[8:12])), int(r.u32(h[12:16]))
-	switch {
-	case capLen > r.maxCap:
-		return nil, true, fmt.Errorf("pcapfile: capture length exceeds snap length: %d > %d", capLen, r.maxCap)
-	case capLen > origLen:
-		return nil, true, fmt.Errorf("pcapfile: capture length exceeds original packet length: %d > %d", capLen, origLen)
-	case recordHeader+capLen > r.br.Size():
+	capLen, err := r.checkRecord(h)
+	if err != nil {
+		return nil, true, err
+	}
+	if recordHeader+capLen > r.br.Size() {
 		return nil, false, nil
 	}
 	rec, err := r.br.Peek(recordHeader + capLen)
@@ -175,13 +197,52 @@ func (r *Reader) nextPcap(p *decode.Packet) (frame []byte, ok bool, err error) {
 		}
 		return nil, true, fmt.Errorf("pcapfile: %w", err)
 	}
-	p.Timestamp = int64(r.u32(rec[0:4]))*1e9 + int64(r.u32(rec[4:8]))*r.nsFactor
-	p.CapLen = uint32(capLen)
-	p.OrigLen = uint32(origLen)
-	p.Port = 0
+	r.fill(p, rec)
 	// The bytes stay in the buffer until the next Peek refills it.
 	if _, err := r.br.Discard(recordHeader + capLen); err != nil {
 		return nil, true, fmt.Errorf("pcapfile: %w", err)
 	}
 	return rec[recordHeader:], true, nil
+}
+
+// nextMem reads a classic pcap record from the file in memory.
+func (r *Reader) nextMem(p *decode.Packet) ([]byte, error) {
+	rest := r.mem[r.off:]
+	switch {
+	case len(rest) == 0:
+		return nil, io.EOF
+	case len(rest) < recordHeader:
+		return nil, io.ErrUnexpectedEOF
+	}
+	capLen, err := r.checkRecord(rest)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) < recordHeader+capLen {
+		return nil, io.ErrUnexpectedEOF
+	}
+	r.fill(p, rest)
+	r.off += recordHeader + capLen
+	return rest[recordHeader : recordHeader+capLen : recordHeader+capLen], nil
+}
+
+// checkRecord checks a record header as pcapgo does and returns the
+// record's capture length.
+func (r *Reader) checkRecord(h []byte) (int, error) {
+	capLen, origLen := int(r.u32(h[8:12])), int(r.u32(h[12:16]))
+	switch {
+	case capLen > r.maxCap:
+		return 0, fmt.Errorf("pcapfile: capture length exceeds snap length: %d > %d", capLen, r.maxCap)
+	case capLen > origLen:
+		return 0, fmt.Errorf("pcapfile: capture length exceeds original packet length: %d > %d", capLen, origLen)
+	}
+	return capLen, nil
+}
+
+// fill sets p's fields from the record that starts rec.
+func (r *Reader) fill(p *decode.Packet, rec []byte) {
+	p.Timestamp = int64(r.u32(rec[0:4]))*1e9 + int64(r.u32(rec[4:8]))*r.nsFactor
+	p.CapLen = r.u32(rec[8:12])
+	p.OrigLen = r.u32(rec[12:16])
+	p.Port = 0
 }

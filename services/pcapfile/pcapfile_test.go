@@ -95,18 +95,23 @@ func TestBadFiles(t *testing.T) {
 
 func TestNextDoesNotAllocate(t *testing.T) {
 	data := generated(t, 20000)
-	r, err := NewReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p decode.Packet
-	allocs := testing.AllocsPerRun(10000, func() {
-		if _, _, err := r.Next(&p); err != nil {
+	for name, open := range map[string]func() (*Reader, error){
+		"streamed":    func() (*Reader, error) { return NewReader(bytes.NewReader(data)) },
+		"from memory": func() (*Reader, error) { return NewBytesReader(data) },
+	} {
+		r, err := open()
+		if err != nil {
 			t.Fatal(err)
 		}
-	})
-	if allocs != 0 {
-		t.Errorf("Next allocates %v times per packet; want 0", allocs)
+		var p decode.Packet
+		allocs := testing.AllocsPerRun(10000, func() {
+			if _, _, err := r.Next(&p); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: Next allocates %v times per packet; want 0", name, allocs)
+		}
 	}
 }
 
@@ -160,11 +165,23 @@ func bigEndian(t *testing.T, le []byte) []byte {
 	return b
 }
 
-// samePackets reads data with our Reader and with gopacket's pcapgo (the
-// library that reads the file header) and fails where they differ.
+// samePackets reads data with our Reader, streamed and from memory, and
+// with gopacket's pcapgo (the library that reads the file header), and
+// fails where they differ. It returns how many packets were read.
 func samePackets(t *testing.T, data []byte) int {
 	t.Helper()
 	r, err := NewReader(bytes.NewReader(data))
+	n := sameAsPcapgo(t, data, r, err)
+	r, err = NewBytesReader(data)
+	if m := sameAsPcapgo(t, data, r, err); m != n {
+		t.Fatalf("%d packets from memory, %d streamed", m, n)
+	}
+	return n
+}
+
+// sameAsPcapgo reads data with r (err from creating it) and with pcapgo.
+func sameAsPcapgo(t *testing.T, data []byte, r *Reader, err error) int {
+	t.Helper()
 	g, gerr := pcapgo.NewReader(bytes.NewReader(data))
 	if (err == nil) != (gerr == nil) {
 		t.Fatalf("NewReader: %v; pcapgo: %v", err, gerr)

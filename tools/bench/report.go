@@ -41,7 +41,7 @@ func (r *Report) writeThroughput(w io.Writer, cfg Config) {
 			a.Round(time.Millisecond), pps, verdict(pps >= 2e6))
 	}
 	fmt.Fprintf(w, "per CPU core (all our threads: reading the file, I/O worker decoding and dispatching, shard, store merge, GC): %.0f packets/s\n", r.Ours.PPSPerCore(n))
-	fmt.Fprintf(w, "of which reading the file (pcapfile alone, as the peers read it): %.0f ns a packet\n", float64(r.Read.CPU.Nanoseconds())/float64(n))
+	fmt.Fprintf(w, "of which reading the file (filesource alone: mapped, frames copied out): %.0f ns a packet\n", float64(r.Read.CPU.Nanoseconds())/float64(n))
 	ratio := func(name string, t Throughput, aim float64) {
 		if t.CPU > 0 && r.Ours.CPU > 0 {
 			x := r.Ours.PPSPerCore(n) / t.PPSPerCore(n)

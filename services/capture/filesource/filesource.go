@@ -17,14 +17,19 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/multimeter-fw/multimeter/services/capture"
 	"github.com/multimeter-fw/multimeter/services/decode"
 	"github.com/multimeter-fw/multimeter/services/pcapfile"
 )
+
+// ErrShrunk reports a file that was cut short while it was replayed.
+var ErrShrunk = errors.New("filesource: the file was cut short while it was read")
 
 // ErrConsumed is returned by Run of a reader source that already ran.
 var ErrConsumed = errors.New("filesource: reader already consumed")
@@ -52,6 +57,7 @@ type Stats struct {
 type Source struct {
 	cfg  Config
 	name string
+	path string // a file, mapped into memory to be read where it can be
 	open func() (io.ReadCloser, error)
 
 	mu       sync.Mutex
@@ -83,6 +89,7 @@ func Open(path string, cfg Config) (*Source, error) {
 	return &Source{
 		cfg:  cfg,
 		name: filepath.Base(path),
+		path: path,
 		open: func() (io.ReadCloser, error) { return os.Open(path) },
 	}, nil
 }
@@ -126,7 +133,7 @@ func (s *Source) Ports() []capture.PortInfo {
 // Run replays the capture into one worker's handler. It returns nil at
 // the end of the capture or when ctx is cancelled, and an error for a file
 // that is not a capture or breaks off in the middle of a block.
-func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Handler) error {
+func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Handler) (err error) {
 	s.mu.Lock()
 	if s.once && s.consumed {
 		s.mu.Unlock()
@@ -134,14 +141,23 @@ func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Ha
 	}
 	s.consumed = true
 	s.mu.Unlock()
-	rc, err := s.open()
+	r, mem, closeFile, err := s.reader()
 	if err != nil {
 		return fmt.Errorf("filesource: %s: %w", s.name, err)
 	}
-	defer rc.Close()
-	r, err := pcapfile.NewReader(rc)
-	if err != nil {
-		return fmt.Errorf("filesource: %s: %w", s.name, err)
+	defer closeFile()
+	if mem != nil {
+		// A mapped file cut short while it is read faults on the pages it
+		// lost: an error of this replay, not a crash of the process.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if v := recover(); v != nil {
+				if !faultIn(v, mem) {
+					panic(v)
+				}
+				err = fmt.Errorf("%w: %s", ErrShrunk, s.name)
+			}
+		}()
 	}
 	h := newHandler(0)
 	defer h.Flush()
@@ -183,6 +199,40 @@ func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Ha
 		bytes += uint64(p.OrigLen)
 		h.Handle(&p, link, frame)
 	}
+}
+
+// reader opens the capture: a file mapped into memory where it can be
+// (mem is the mapping), else streamed.
+func (s *Source) reader() (r *pcapfile.Reader, mem []byte, closeFile func(), err error) {
+	if s.path != "" {
+		if mem, unmap, err := mapFile(s.path); err == nil {
+			r, err := pcapfile.NewBytesReader(mem)
+			if err != nil {
+				unmap()
+				return nil, nil, nil, err
+			}
+			return r, mem, unmap, nil
+		}
+	}
+	rc, err := s.open()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if r, err = pcapfile.NewReader(rc); err != nil {
+		rc.Close()
+		return nil, nil, nil, err
+	}
+	return r, nil, func() { rc.Close() }, nil
+}
+
+// faultIn reports whether v is the panic of a memory fault inside mem.
+func faultIn(v any, mem []byte) bool {
+	f, ok := v.(interface{ Addr() uintptr })
+	if !ok {
+		return false
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
+	return f.Addr() >= base && f.Addr()-base < uintptr(len(mem))
 }
 
 // pacer sleeps so that packets leave at their recorded pace.

@@ -107,6 +107,94 @@ func TestReplayBadInput(t *testing.T) {
 	}
 }
 
+// frameRecorder keeps copies of the frames it is handed.
+type frameRecorder struct {
+	frames  [][]byte
+	onFirst func()
+}
+
+func (r *frameRecorder) Handle(p *decode.Packet, link decode.LinkType, frame []byte) {
+	if len(r.frames) == 0 && r.onFirst != nil {
+		r.onFirst()
+	}
+	r.frames = append(r.frames, bytes.Clone(frame))
+}
+
+func (r *frameRecorder) Flush() {}
+
+func TestMappedFileReadsAsStreamed(t *testing.T) {
+	data := mix(t, 2000)
+	for name, data := range map[string][]byte{"whole": data, "cut in the last record": data[:len(data)-10]} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "x.pcap")
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			mapped, err := Open(path, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, mem, closeFile, err := mapped.reader(); err != nil || mem == nil {
+				t.Fatalf("the file was not mapped: %v", err)
+			} else {
+				closeFile()
+			}
+			streamed, err := FromReader(bytes.NewReader(data), "x.pcap", Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var a, b frameRecorder
+			if err := mapped.Run(context.Background(), func(int) capture.Handler { return &a }); err != nil {
+				t.Fatal(err)
+			}
+			if err := streamed.Run(context.Background(), func(int) capture.Handler { return &b }); err != nil {
+				t.Fatal(err)
+			}
+			if len(a.frames) != len(b.frames) || len(a.frames) < 1999 {
+				t.Fatalf("%d frames mapped, %d streamed", len(a.frames), len(b.frames))
+			}
+			for i := range a.frames {
+				if !bytes.Equal(a.frames[i], b.frames[i]) {
+					t.Fatalf("frame %d differs", i)
+				}
+			}
+			if mapped.Stats() != streamed.Stats() {
+				t.Errorf("mapped %+v, streamed %+v", mapped.Stats(), streamed.Stats())
+			}
+		})
+	}
+}
+
+// A mapped file cut short while it is replayed faults on the pages it
+// lost: the replay ends with an error, the process goes on.
+func TestFileCutWhileReplaying(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.pcap")
+	if err := os.WriteFile(path, mix(t, 20000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &frameRecorder{onFirst: func() {
+		if err := os.Truncate(path, 64<<10); err != nil {
+			t.Error(err)
+		}
+	}}
+	err = s.Run(context.Background(), func(int) capture.Handler { return rec })
+	if !errors.Is(err, ErrShrunk) {
+		t.Fatalf("Run = %v after %d packets; want ErrShrunk", err, len(rec.frames))
+	}
+	if len(rec.frames) == 0 || len(rec.frames) >= 20000 {
+		t.Errorf("%d packets before the cut", len(rec.frames))
+	}
+	// The same source reads what is left of the file.
+	rec = &frameRecorder{}
+	if err := s.Run(context.Background(), func(int) capture.Handler { return rec }); err != nil || len(rec.frames) == 0 {
+		t.Errorf("Run of the cut file = %v with %d packets", err, len(rec.frames))
+	}
+}
+
 func TestPacedReplay(t *testing.T) {
 	// 200 packets at 1000 pps span 0.2 s; at 100x they take about 2 ms.
 	var b bytes.Buffer
