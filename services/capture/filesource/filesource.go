@@ -178,13 +178,14 @@ func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Ha
 			}
 		}
 		frame, link, err := r.Next(&p)
-		switch {
-		case errors.Is(err, io.EOF):
-			return nil
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			s.truncated.Store(true)
-			return nil
-		case err != nil:
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF):
+				return nil
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				s.truncated.Store(true)
+				return nil
+			}
 			return fmt.Errorf("filesource: %s: packet %d: %w", s.name, n+1, err)
 		}
 		if !decode.Supported(link) {
