@@ -23,6 +23,9 @@ type Series[K Key, A any] struct {
 	tab  *flowtable.Table[K, A]
 
 	ent []entity // per slot, beside the table's key and attributes
+	// touched is how many slots of ent have been used (the table hands
+	// out never-used slots in order).
+	touched uint32
 	// bounds are upper bounds of all per block of slots (rank.go).
 	bounds []bound
 
@@ -84,7 +87,17 @@ func (s *Series[K, A]) AddHash(sec int64, k K, h uint64, c Counters) *A {
 	e := &s.ent[slot]
 	if isNew {
 		g := k.GroupID()
-		*e = entity{first: sec, last: sec, gen: e.gen + 1, grp: g}
+		gen := uint32(1)
+		if slot < s.touched {
+			gen = e.gen + 1
+		} else {
+			// Never used, so never touched: reading the old
+			// occupant's generation would map the page read-only
+			// first and copy it on the write just after, a second
+			// page fault with every core's TLB flushed.
+			s.touched = slot + 1
+		}
+		*e = entity{first: sec, last: sec, gen: gen, grp: g}
 		s.groups[g]++
 		if s.owners != nil {
 			s.owners.link(slot)

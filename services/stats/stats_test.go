@@ -308,6 +308,27 @@ func TestEvictionKeepsHistoryApart(t *testing.T) {
 	}
 }
 
+// An entity evicted in the second that reuses its slot leaves history
+// records beside the new occupant's in that second: they are told apart
+// by the slot's generation.
+func TestEvictionInTheSameSecond(t *testing.T) {
+	st := New(Config{RecentSeconds: 100})
+	s := NewSeries[testKey, testAttr](st, "small", 1)
+	st.Lock()
+	s.Add(10, testKey{ID: 1}, Counters{RxBytes: 100})
+	s.Add(10, testKey{ID: 2}, Counters{RxBytes: 200}) // evicts 1, reuses its slot
+	s.Add(10, testKey{ID: 3}, Counters{RxBytes: 300}) // evicts 2, reuses the slot again
+	st.Unlock()
+	st.Complete(10)
+	e, ok := s.Get(testKey{ID: 3}, Query{Start: 10, End: 11})
+	if !ok {
+		t.Fatal("Get(3) = not found")
+	}
+	if e.Interval.RxBytes != 300 || e.AllTime.RxBytes != 300 {
+		t.Errorf("entity 3 interval %d, all time %d bytes; want 300 and 300", e.Interval.RxBytes, e.AllTime.RxBytes)
+	}
+}
+
 func TestHistoryBudget(t *testing.T) {
 	st := New(Config{RecentSeconds: 60, Levels: []Level{{10, 600}}, HistoryBytes: 1 << 20})
 	s := NewSeries[testKey, testAttr](st, "big", 100000)
