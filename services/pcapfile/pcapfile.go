@@ -12,7 +12,8 @@
 //
 // The format is detected from the magic number. pcapng files may mix link
 // types between interfaces; each packet reports its own, and its pcapng
-// interface id becomes the packet's Port.
+// interface id becomes the packet's Port. NewBytesReader reads a capture
+// held in memory (a mapped file) without copying its records.
 package pcapfile
 
 import (

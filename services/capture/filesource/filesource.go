@@ -4,7 +4,9 @@
 // into an analysis slot. Every link type services/decode understands is
 // accepted, with micro- or nanosecond timestamps, at full speed (the
 // analysis may slow the reader down: nothing is dropped) or at the pace
-// the packets were recorded (then it behaves like a live port).
+// the packets were recorded (then it behaves like a live port). A file is
+// memory-mapped where it can be and its packets read in place; one cut
+// short during a replay ends the replay with ErrShrunk.
 //
 //	src, err := filesource.Open("mix.pcap", filesource.Config{Port: 0})
 //	err = engine.Run(ctx, src)
