@@ -30,7 +30,7 @@ type Series[K Key, A any] struct {
 	bounds []bound
 
 	groups map[uint16]int // entities per group
-	sink   uint64         // keeps Prefetch's loads
+	sink   uint64         // keeps Prefetched's loads
 	hist   history
 	pend   pending
 	owners *ownerIndex[K]
@@ -80,7 +80,7 @@ func (s *Series[K, A]) Add(sec int64, k K, c Counters) *A {
 	return s.AddHash(sec, k, k.Hash(), c)
 }
 
-// AddHash is Add with k's hash at hand (from Prefetch).
+// AddHash is Add with k's hash at hand (as Prefetched has it).
 func (s *Series[K, A]) AddHash(sec int64, k K, h uint64, c Counters) *A {
 	s.st.maybeYield()
 	slot, isNew := s.tab.UpsertHash(k, h, clampSec(sec))
@@ -115,14 +115,6 @@ func (s *Series[K, A]) AddHash(sec int64, k K, h uint64, c Counters) *A {
 	return s.tab.Val(slot)
 }
 
-// Prefetch starts loading the memory where k's entity is looked up and
-// returns k's hash for AddHash.
-func (s *Series[K, A]) Prefetch(k *K) uint64 {
-	h := (*k).Hash()
-	s.sink += s.tab.Prefetch(h)
-	return h
-}
-
 // prefetchRun is how many keys Prefetched looks up ahead.
 const prefetchRun = 64
 
@@ -134,8 +126,15 @@ func Prefetched[K Key, A any](s *Series[K, A], n int, key func(i int) *K, add fu
 	for start := 0; start < n; start += prefetchRun {
 		m := min(prefetchRun, n-start)
 		for i := range m {
-			h[i] = s.Prefetch(key(start + i))
+			h[i] = (*key(start + i)).Hash()
 		}
+		// The loads in a loop of their own, so that all of them are in
+		// flight at once.
+		sink := s.sink
+		for i := range m {
+			sink += s.tab.Prefetch(h[i])
+		}
+		s.sink = sink
 		for i := range m {
 			add(start+i, h[i])
 		}
