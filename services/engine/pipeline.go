@@ -43,7 +43,7 @@ type analysisWaiter interface{ MayWaitForAnalysis() bool }
 type packetClocked interface{ PacketClock() bool }
 
 // losslessQueuePackets bounds the queue of a source that can wait.
-const losslessQueuePackets = 16384
+const losslessQueuePackets = 2048
 
 // deltasPerShard is how many seconds (or parts) a shard may be ahead of
 // the store's merge.
@@ -72,7 +72,10 @@ func newPipeline(e *Engine, cfg Config, st *Stats, src capture.Source) *pipeline
 	if pl.lossless {
 		// A source that waits for room needs no more queue than keeps
 		// the shard busy; a longer one, always full, only cycles more
-		// batches through the caches (8% more CPU at 65,536 packets).
+		// batches through the caches: a batch read by the shard should
+		// still be in them from the I/O worker writing it (8% more CPU
+		// at 65,536 packets, 3 to 9% at 16,384; at 512 the I/O worker
+		// waits too often and the wall time grows).
 		queue = min(queue, losslessQueuePackets)
 	}
 	pl.out = make(chan *delta, cfg.Shards*deltasPerShard)
