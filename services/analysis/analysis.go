@@ -88,8 +88,11 @@ func NewAcc[K stats.Key](capacity int) *Acc[K] {
 }
 
 // Add adds c to k's counters.
-func (a *Acc[K]) Add(k K, c stats.Counters) {
-	v, _ := a.d.Upsert(k)
+func (a *Acc[K]) Add(k K, c stats.Counters) { a.AddHash(&k, k.Hash(), c) }
+
+// AddHash is Add of *k with its hash h at hand (see flowtable.Dense.UpsertHash).
+func (a *Acc[K]) AddHash(k *K, h uint64, c stats.Counters) {
+	v, _ := a.d.UpsertHash(k, h)
 	if v == nil {
 		a.Lost++
 		return

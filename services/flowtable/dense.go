@@ -26,7 +26,14 @@ func NewDense[K Key, V any](capacity int) *Dense[K, V] {
 // Upsert returns the value of k, appending a zero value when k is new. It
 // returns nil when k is new and the accumulator is full.
 func (d *Dense[K, V]) Upsert(k K) (v *V, isNew bool) {
-	h := k.Hash()
+	return d.UpsertHash(&k, k.Hash())
+}
+
+// UpsertHash is Upsert of *k with its hash h at hand. Hot callers hash
+// the key where they built it: Upsert's generic code calls Hash through
+// the type's dictionary, on a copy of a key whose fields were just
+// stored one by one (a store-forwarding stall).
+func (d *Dense[K, V]) UpsertHash(k *K, h uint64) (v *V, isNew bool) {
 	tag := uint32(h >> 32)
 	pos := uint64(tag) & d.mask
 	for ; ; pos = (pos + 1) & d.mask {
@@ -35,7 +42,7 @@ func (d *Dense[K, V]) Upsert(k K) (v *V, isNew bool) {
 			break
 		}
 		if uint32(b>>32) == tag {
-			if i := uint32(b) - 1; d.keys[i] == k {
+			if i := uint32(b) - 1; d.keys[i] == *k {
 				return &d.vals[i], false
 			}
 		}
@@ -45,7 +52,7 @@ func (d *Dense[K, V]) Upsert(k K) (v *V, isNew bool) {
 		return nil, true
 	}
 	d.index[pos] = bucketOf(tag, uint32(i))
-	d.keys = append(d.keys, k)
+	d.keys = append(d.keys, *k)
 	var zero V
 	d.vals = append(d.vals, zero)
 	if needsGrowth(len(d.keys), d.mask, d.index) {

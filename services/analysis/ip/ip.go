@@ -173,7 +173,8 @@ func (a *Acc) AddFlow(r *flow.Record) {
 		a.addSide(r, s, c)
 	}
 	if !self {
-		a.pairs.Add(PairKey{A: k.A, B: k.B, Group: k.Group}, sideCounters(r, 0))
+		pk := PairKey{A: k.A, B: k.B, Group: k.Group}
+		a.pairs.AddHash(&pk, pk.Hash(), sideCounters(r, 0))
 	}
 }
 
@@ -183,7 +184,7 @@ func (a *Acc) addSide(r *flow.Record, s int, c stats.Counters) {
 	addr := k.Addr(s)
 	server := r.ServerSide()
 	ik := Key{Addr: addr, Group: k.Group}
-	d, isNew := a.ips.Upsert(ik)
+	d, isNew := a.ips.UpsertHash(&ik, ik.Hash())
 	if d == nil {
 		a.Lost++
 		return
@@ -207,10 +208,12 @@ func (a *Acc) addSide(r *flow.Record, s int, c stats.Counters) {
 		addTCPEvents(d, r, s)
 	}
 	if r.Sent[s].Packets > 0 && r.MAC[s] != (decode.MAC{}) {
-		a.macs.Add(MACKey{Addr: addr, MAC: r.MAC[s], Group: k.Group}, stats.Counters{TxPackets: c.TxPackets, TxBytes: c.TxBytes})
+		mk := MACKey{Addr: addr, MAC: r.MAC[s], Group: k.Group}
+		a.macs.AddHash(&mk, mk.Hash(), stats.Counters{TxPackets: c.TxPackets, TxBytes: c.TxBytes})
 	}
 	if a.level >= analysis.LevelL4 && (k.PortA != 0 || k.PortB != 0) {
-		pd, _ := a.ports.Upsert(PortKey{Addr: addr, Port: k.Port(server), Proto: k.Proto, Group: k.Group})
+		pk := PortKey{Addr: addr, Port: k.Port(server), Proto: k.Proto, Group: k.Group}
+		pd, _ := a.ports.UpsertHash(&pk, pk.Hash())
 		if pd == nil {
 			a.Lost++
 		} else {
@@ -223,7 +226,8 @@ func (a *Acc) addSide(r *flow.Record, s int, c stats.Counters) {
 		}
 	}
 	if a.level >= analysis.LevelAll {
-		a.protos.Add(ProtoKey{Addr: addr, App: r.App, Group: k.Group}, c)
+		pk := ProtoKey{Addr: addr, App: r.App, Group: k.Group}
+		a.protos.AddHash(&pk, pk.Hash(), c)
 	}
 }
 
