@@ -23,9 +23,6 @@ type Series[K Key, A any] struct {
 	tab  *flowtable.Table[K, A]
 
 	ent []entity // per slot, beside the table's key and attributes
-	// touched is how many slots of ent have been used (the table hands
-	// out never-used slots in order).
-	touched uint32
 	// bounds are upper bounds of all per block of slots (rank.go).
 	bounds []bound
 
@@ -83,19 +80,19 @@ func (s *Series[K, A]) Add(sec int64, k K, c Counters) *A {
 // AddHash is Add with k's hash at hand (as Prefetched has it).
 func (s *Series[K, A]) AddHash(sec int64, k K, h uint64, c Counters) *A {
 	s.st.maybeYield()
+	used := s.tab.Slots()
 	slot, isNew := s.tab.UpsertHash(k, h, clampSec(sec))
 	e := &s.ent[slot]
 	if isNew {
 		g := k.GroupID()
+		// A slot the table hands out for the first time has had no
+		// occupant, and its memory was never touched: reading a
+		// generation there would map the page read-only first and copy
+		// it on the write just after, a second page fault with every
+		// core's TLB flushed.
 		gen := uint32(1)
-		if slot < s.touched {
+		if int(slot) < used {
 			gen = e.gen + 1
-		} else {
-			// Never used, so never touched: reading the old
-			// occupant's generation would map the page read-only
-			// first and copy it on the write just after, a second
-			// page fault with every core's TLB flushed.
-			s.touched = slot + 1
 		}
 		*e = entity{first: sec, last: sec, gen: gen, grp: g}
 		s.groups[g]++
