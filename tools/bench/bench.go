@@ -11,7 +11,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -22,9 +21,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/multimeter-fw/multimeter/services/capture"
 	"github.com/multimeter-fw/multimeter/services/capture/filesource"
@@ -160,42 +156,22 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 	return r, nil
 }
 
-// mixStart is the first timestamp of the mix.
-func mixStart() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
-
-// passGap is how much later than the one before each pass of writePasses
-// starts, beyond the time its packets span.
+// passGap is how long after the last packet of one pass the next starts.
 const passGap = 2 * time.Second
 
 // writePasses writes passes mixes of n packets into path, one after the
-// other in time. The first is the mix the peers read; each later one is
-// the traffic continuing on the same link: the same hosts, servers and
-// services, in conversations of their own. Our analysis reads the file
-// like `multimeterd --replay`: the first pass also sets the engine up, the
-// later ones show the steady state, tables in place and conversations
-// still new to them, as on a link watched for long.
+// other in time (trafficgen.WritePasses). The first is the mix the peers
+// read; our analysis reads them all like `multimeterd --replay`: the
+// first pass also sets the engine up, the later ones show the steady
+// state, tables in place and conversations still new to them.
 func writePasses(path string, n, passes int) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
 	defer f.Close()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	pw := pcapgo.NewWriterNanos(bw)
-	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	// Packets come at trafficgen's default 200,000 a second, so a pass
-	// spans n/200,000 s give or take a few milliseconds.
-	step := time.Duration(float64(n)/200_000*float64(time.Second)) + passGap
-	for pass := range passes {
-		g := trafficgen.New(trafficgen.Config{Seed: uint64(pass + 1), Start: mixStart().Add(time.Duration(pass) * step)})
-		if err := trafficgen.WritePackets(pw, g, n); err != nil {
-			return err
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("bench: %w", err)
+	if err := trafficgen.WritePasses(f, trafficgen.Config{Seed: 1}, n, passes, passGap); err != nil {
+		return err
 	}
 	return f.Close()
 }

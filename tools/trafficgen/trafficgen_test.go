@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
 )
 
 func TestDeterministic(t *testing.T) {
@@ -22,6 +25,37 @@ func TestDeterministic(t *testing.T) {
 	}
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {
 		t.Error("same seed produced different captures")
+	}
+}
+
+// The first of WritePasses' passes is WritePcap's capture; the next
+// starts the gap after it, in conversations of its own (another seed).
+func TestPassesFollowOneAnother(t *testing.T) {
+	var one, three bytes.Buffer
+	cfg := Config{Seed: 3}
+	if err := WritePcap(&one, New(cfg), 4000); err != nil {
+		t.Fatal(err)
+	}
+	if err := WritePasses(&three, cfg, 4000, 3, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if three.Len() < 2*one.Len() || !bytes.Equal(one.Bytes(), three.Bytes()[:one.Len()]) {
+		t.Fatalf("the first pass (%d of %d bytes) is not WritePcap's capture", one.Len(), three.Len())
+	}
+	r, err := pcapgo.NewReader(&three)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last time.Time
+	for i := range 3 * 4000 {
+		_, ci, err := r.ReadPacketData()
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if i%4000 == 0 && i > 0 && ci.Timestamp.Sub(last) < 5*time.Second {
+			t.Fatalf("pass %d starts %v after the one before ends; want the 5 s gap", i/4000, ci.Timestamp.Sub(last))
+		}
+		last = ci.Timestamp
 	}
 }
 
