@@ -56,19 +56,11 @@ func (d *Dense[K, V]) UpsertHash(k *K, h uint64) (v *V, isNew bool) {
 	var zero V
 	d.vals = append(d.vals, zero)
 	if needsGrowth(len(d.keys), d.mask, d.index) {
-		d.grow()
+		d.mask = grow(d.index, d.mask)
 	}
 	return &d.vals[i], true
 }
 
-// grow doubles the part of the index in use and puts every entry back.
-func (d *Dense[K, V]) grow() {
-	d.mask = d.mask<<1 | 1
-	clear(d.index[:d.mask+1])
-	for i := range d.keys {
-		place(d.index, d.mask, uint32(d.keys[i].Hash()>>32), uint32(i))
-	}
-}
 
 // Len is the number of entries.
 func (d *Dense[K, V]) Len() int { return len(d.keys) }

@@ -90,6 +90,32 @@ func needsGrowth(n int, mask uint64, index []uint64) bool {
 	return uint64(n)*2 > mask+1 && mask+1 < uint64(len(index))
 }
 
+// grow doubles the part of index in use, whose mask is mask, and returns
+// the new mask. Buckets move in index order, read from a copy of the old
+// part: a bucket's new home is its old one or that plus the old size, so
+// the writes advance through two runs, where moving entries in slot order
+// would write all over the index (a cache miss for each). The copy lives
+// in the index beyond the new part while that has room.
+func grow(index []uint64, mask uint64) uint64 {
+	old := mask + 1
+	newMask := mask<<1 | 1
+	var moved []uint64
+	if 3*old <= uint64(len(index)) {
+		moved = index[2*old : 3*old]
+	} else {
+		moved = make([]uint64, old) // the last doubling of a table's life
+	}
+	copy(moved, index[:old])
+	clear(index[:old]) // beyond the part in use it is empty already
+	for _, b := range moved {
+		if b != 0 {
+			place(index, newMask, uint32(b>>32), uint32(b)-1)
+		}
+	}
+	clear(moved)
+	return newMask
+}
+
 // place puts a bucket for (tag, slot) in the first free bucket of its
 // probe run.
 func place(index []uint64, mask uint64, tag, slot uint32) {

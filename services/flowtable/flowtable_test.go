@@ -48,6 +48,13 @@ func checkTable[K Key](t *testing.T, tab *Table[K, int], model map[K]int) {
 	if n != len(model) {
 		t.Fatalf("activity list has %d entries; want %d", n, len(model))
 	}
+	// Lookups probe only the part of the index in use; growing it relies
+	// on the rest being empty.
+	for i, b := range tab.index[tab.mask+1:] {
+		if b != 0 {
+			t.Fatalf("index bucket %d beyond the part in use (%d) is not empty", int(tab.mask)+1+i, tab.mask+1)
+		}
+	}
 }
 
 func TestTableAgainstMap(t *testing.T) {
@@ -59,6 +66,7 @@ func TestTableAgainstMap(t *testing.T) {
 		{"sparse", 1000, 500},
 		{"full", 64, 64},
 		{"tiny", 1, 3},
+		{"growing", 5000, 3000}, // doubles several times, with runs that wrap
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tab := New[collide, int](tc.capacity)

@@ -146,21 +146,11 @@ func (t *Table[K, V]) UpsertHash(k K, h uint64, now uint32) (slot uint32, isNew 
 	t.n++
 	t.inserts++
 	if needsGrowth(t.n, t.mask, t.index) {
-		t.grow()
+		t.mask = grow(t.index, t.mask)
 	}
 	return slot, true
 }
 
-// grow doubles the part of the index in use and puts every entry back.
-func (t *Table[K, V]) grow() {
-	t.mask = t.mask<<1 | 1
-	clear(t.index[:t.mask+1])
-	for slot := range t.fresh {
-		if t.links[slot].used {
-			place(t.index, t.mask, uint32(t.keys[slot].Hash()>>32), slot)
-		}
-	}
-}
 
 // Prefetch loads the index bucket where a key with hash h starts its
 // probe, and returns it for the caller to keep (a load whose result is
