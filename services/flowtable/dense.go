@@ -61,7 +61,6 @@ func (d *Dense[K, V]) UpsertHash(k *K, h uint64) (v *V, isNew bool) {
 	return &d.vals[i], true
 }
 
-
 // Len is the number of entries.
 func (d *Dense[K, V]) Len() int { return len(d.keys) }
 

@@ -151,7 +151,6 @@ func (t *Table[K, V]) UpsertHash(k K, h uint64, now uint32) (slot uint32, isNew 
 	return slot, true
 }
 
-
 // Prefetch loads the index bucket where a key with hash h starts its
 // probe, and returns it for the caller to keep (a load whose result is
 // unused may be left out). Loads for many keys in a loop of their own
