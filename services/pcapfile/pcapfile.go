@@ -46,9 +46,8 @@ type Reader struct {
 	// (pcapgo copies each into a buffer of its own): pcapgo reads the file
 	// header, and records too long for the buffer.
 	br       *bufio.Reader
-	mem      []byte // the whole file, for a Reader from NewBytesReader
+	mem      []byte // the whole file, for a Reader from NewBytesReader: records are taken from it
 	off      int    // where the next record starts in mem
-	inMem    bool   // records are taken from mem
 	swapped  bool   // big-endian file: fields read little-endian are byte-swapped
 	nsFactor int64  // 1000 for microsecond timestamps
 	maxCap   int    // the longest record pcapgo takes
@@ -104,7 +103,7 @@ func NewBytesReader(data []byte) (*Reader, error) {
 	if err != nil || r.br == nil {
 		return r, err
 	}
-	r.br, r.mem, r.off, r.inMem = nil, data, fileHeader, true
+	r.br, r.mem, r.off = nil, data, fileHeader
 	return r, nil
 }
 
@@ -119,7 +118,7 @@ func (r *Reader) LinkType() decode.LinkType { return r.link }
 // the next call. At the end of the file it returns io.EOF; a cut-off last
 // record is io.ErrUnexpectedEOF.
 func (r *Reader) Next(p *decode.Packet) ([]byte, decode.LinkType, error) {
-	if r.inMem {
+	if r.mem != nil {
 		frame, err := r.nextMem(p)
 		return frame, r.link, err
 	}

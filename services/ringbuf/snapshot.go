@@ -6,8 +6,7 @@ import (
 	"io"
 	"os"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/multimeter-fw/multimeter/services/mmapfile"
 	"github.com/multimeter-fw/multimeter/services/ringbuf/index"
 )
 
@@ -79,38 +78,26 @@ func (s *Segment) OpenIndex() (index.Reader, io.Closer, error) {
 	if s.view != nil {
 		return s.view, io.NopCloser(nil), nil
 	}
-	f, err := os.Open(s.idx)
+	// Map the index: a query touches only the pages of the keys and blocks
+	// it needs, which matters with a cold page cache.
+	m, err := mmapfile.Open(s.idx)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, ErrGone
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("ringbuf: open index: %w", err)
+		return nil, nil, fmt.Errorf("ringbuf: index: %w", err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	if n := len(m.Data()); n < index.HeaderLen || n > 1<<32 {
+		m.Close()
+		return nil, nil, fmt.Errorf("ringbuf: index %s: size %d", s.idx, n)
+	}
+	x, err := index.Open(m.Data())
 	if err != nil {
-		return nil, nil, fmt.Errorf("ringbuf: stat %s: %w", s.idx, err)
-	}
-	if st.Size() < index.HeaderLen || st.Size() > 1<<32 {
-		return nil, nil, fmt.Errorf("ringbuf: index %s: size %d", s.idx, st.Size())
-	}
-	// Map the index: a query touches only the pages of the keys and blocks
-	// it needs, which matters with a cold page cache.
-	data, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ringbuf: map %s: %w", s.idx, err)
-	}
-	x, err := index.Open(data)
-	if err != nil {
-		unix.Munmap(data)
+		m.Close()
 		return nil, nil, fmt.Errorf("ringbuf: index %s: %w", s.idx, err)
 	}
-	return x, unmapper(data), nil
+	return x, m, nil
 }
-
-type unmapper []byte
-
-func (u unmapper) Close() error { return unix.Munmap(u) }
 
 // OpenData opens the segment's packet file for reading.
 func (s *Segment) OpenData() (*os.File, error) {

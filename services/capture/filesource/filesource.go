@@ -27,6 +27,7 @@ import (
 
 	"github.com/multimeter-fw/multimeter/services/capture"
 	"github.com/multimeter-fw/multimeter/services/decode"
+	"github.com/multimeter-fw/multimeter/services/mmapfile"
 	"github.com/multimeter-fw/multimeter/services/pcapfile"
 )
 
@@ -208,13 +209,17 @@ func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Ha
 // (mem is the mapping), else streamed.
 func (s *Source) reader() (r *pcapfile.Reader, mem []byte, closeFile func(), err error) {
 	if s.path != "" {
-		if mem, unmap, err := mapFile(s.path); err == nil {
-			r, err := pcapfile.NewBytesReader(mem)
+		// Frames are then read where the page cache holds them: read(2)
+		// would copy every byte into a buffer first, which costs more
+		// than decoding the packet.
+		if m, err := mmapfile.Open(s.path); err == nil {
+			m.Sequential()
+			r, err := pcapfile.NewBytesReader(m.Data())
 			if err != nil {
-				unmap()
+				m.Close()
 				return nil, nil, nil, err
 			}
-			return r, mem, unmap, nil
+			return r, m.Data(), func() { m.Close() }, nil
 		}
 	}
 	rc, err := s.open()
