@@ -412,13 +412,14 @@ func (tb *tab) login(t *testing.T, base, user, password string) {
 }
 
 // visit opens a page by its hash route and waits until it has rendered.
+// Going from one page to another changes only the hash, and the app
+// renders the new page some time later: until #view says which route it
+// shows, it may still show the page before.
 func (tb *tab) visit(t *testing.T, base, route string) {
 	t.Helper()
-	tb.do(t, "open "+route,
-		chromedp.Navigate(base+"/"+route),
-		chromedp.WaitVisible(chromedp.CSS(`#view h1`)),
-	)
-	tb.waitJS(t, route+" loaded", `!document.querySelector('#view .loading, #view [aria-busy=true]')`)
+	tb.do(t, "open "+route, chromedp.Navigate(base+"/"+route))
+	tb.waitJS(t, route+" rendered", `document.querySelector('#view').dataset.route === `+strconv.Quote(route))
+	tb.waitJS(t, route+" loaded", `document.querySelector('#view h1') && !document.querySelector('#view .loading, #view [aria-busy=true]')`)
 	if os.Getenv("WEBUI_SCREENSHOTS") != "" {
 		tb.screenshot(t, strings.TrimPrefix(route, "#/"))
 	}

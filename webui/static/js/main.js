@@ -212,14 +212,23 @@ class App {
 
   // --- pages ---
 
+  // route renders the page of the URL's hash. When the page is done (or
+  // has failed), #view's data-route holds the hash it rendered: a view
+  // renders some time after its hash changed, and whoever reads it (the
+  // browser tests) can tell the old page from the new.
   async route() {
     if (!this.session) return;
-    const {path, query} = parseHash(location.hash);
+    const hash = location.hash;
+    const {path, query} = parseHash(hash);
     if (path === '/') {
       history.replaceState(null, '', this.href(this.home()));
       this.route();
       return;
     }
+    delete this.view.dataset.route;
+    const rendered = () => {
+      this.view.dataset.route = hash;
+    };
     if (this.cleanup) {
       try {
         this.cleanup();
@@ -236,10 +245,12 @@ class App {
     const found = match(ROUTES, path);
     if (!found) {
       replace(this.view, h('h1', null, 'Not found'), h('p', null, 'There is no page at ', h('code', null, path), '. ', h('a', {href: this.href(this.home())}, 'Go to the start page'), '.'));
+      rendered();
       return;
     }
     if (found.route.role && !this.has(found.route.role)) {
       replace(this.view, h('h1', null, 'Not allowed'), h('p', null, `This page needs the ${found.route.role} role, which your user does not have.`));
+      rendered();
       return;
     }
     replace(this.view, loading());
@@ -254,8 +265,11 @@ class App {
         return;
       }
       this.cleanup = typeof cleanup === 'function' ? cleanup : null;
+      rendered();
     } catch (err) {
-      if (seq === this.renderSeq) replace(this.view, errorBox(err));
+      if (seq !== this.renderSeq) return;
+      replace(this.view, errorBox(err));
+      rendered();
     }
   }
 
