@@ -1,8 +1,9 @@
 // Package bench measures the analysis engine against its peers on the
 // same capture: our offline analysis in packets per second per core (all
-// modules on) and allocations per packet, tshark and ndpiReader on the
-// same file, the memory a tracked connection and IP cost, and how fast
-// the statistics store answers while it is being filled.
+// modules on) and allocations per packet, what each lower level of
+// analysis costs, tshark and ndpiReader on the same file, the memory a
+// tracked connection and IP cost, and how fast the statistics store
+// answers while it is being filled.
 //
 //	r, err := bench.Run(ctx, bench.Config{Packets: 2_000_000}, os.Stdout)
 //
@@ -22,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/multimeter-fw/multimeter/services/analysis"
 	"github.com/multimeter-fw/multimeter/services/capture"
 	"github.com/multimeter-fw/multimeter/services/capture/filesource"
 	"github.com/multimeter-fw/multimeter/services/decode"
@@ -45,6 +47,9 @@ type Config struct {
 	// CPUProfile, if set, receives a CPU profile of the measured loops of
 	// our offline analysis.
 	CPUProfile io.Writer
+	// Level is the level of analysis of the main run (capture, l2, l3,
+	// l4, all); default all. The peers' ratios and aims are for all.
+	Level string
 	// Loops is how many passes are analysed after the warm-up pass,
 	// each pass the traffic continuing later in time in new conversations of
 	// the same hosts; default 2.
@@ -70,6 +75,9 @@ func (c *Config) fillDefaults() {
 	if c.MemoryConns <= 0 {
 		c.MemoryConns = 200_000
 	}
+	if c.Level == "" {
+		c.Level = analysis.LevelAll.String()
+	}
 }
 
 // Report is what a run measured.
@@ -79,7 +87,11 @@ type Report struct {
 	First   Throughput // the first pass, engine setup included
 	// Read is reading the capture file as our analysis does, alone: the part of
 	// Ours that is reading the file, which the peers do too.
-	Read      Throughput
+	Read Throughput
+	// Levels are the measured passes at each level of analysis below
+	// all (capture, l2, l3, l4): what the per-packet work costs without
+	// the figures of the levels above it.
+	Levels    []LevelThroughput
 	Tshark    Throughput // zero when tshark is missing
 	NDPI      Throughput // zero when ndpiReader is missing
 	Memory    Memory
@@ -95,6 +107,12 @@ type Throughput struct {
 	// the peers): the figure per analyzer core, I/O and store threads
 	// apart.
 	Analyzer time.Duration
+}
+
+// LevelThroughput is our offline analysis at one level of analysis.
+type LevelThroughput struct {
+	Level analysis.Level
+	Throughput
 }
 
 // PPS is packets per wall-clock second.
@@ -113,6 +131,13 @@ func rate(n int, d time.Duration) float64 {
 // Run generates the mix, measures everything and writes the report to w.
 func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 	cfg.fillDefaults()
+	level, err := analysis.ParseLevel(cfg.Level)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if level != analysis.LevelAll && !cfg.OursOnly {
+		return nil, fmt.Errorf("bench: level %s is for runs of our analysis alone (OursOnly): the peers compare with all", level)
+	}
 	dir := cfg.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "mmbench")
@@ -135,16 +160,22 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (*Report, error) {
 	defer os.Remove(passes)
 	n := cfg.Packets
 	r := &Report{Packets: n, Load: loadAverage()}
-	var err error
 	if r.Read, err = readFile(path); err != nil {
 		return nil, err
 	}
-	if r.First, r.Ours, r.AllocsPer, err = offline(ctx, passes, n, cfg.Shards, cfg.Loops, cfg.CPUProfile); err != nil {
+	if r.First, r.Ours, r.AllocsPer, err = offline(ctx, passes, n, cfg.Shards, level, cfg.Loops, cfg.CPUProfile); err != nil {
 		return nil, err
 	}
 	if cfg.OursOnly {
 		r.writeThroughput(w, cfg)
 		return r, nil
+	}
+	for l := analysis.LevelCapture; l < analysis.LevelAll; l++ {
+		_, t, _, err := offline(ctx, passes, n, cfg.Shards, l, cfg.Loops, nil)
+		if err != nil {
+			return nil, err
+		}
+		r.Levels = append(r.Levels, LevelThroughput{Level: l, Throughput: t})
 	}
 	r.Tshark, _ = peer(ctx, "tshark", "-q", "-z", "endpoints,ip", "-z", "conv,tcp", "-r", path)
 	r.NDPI, _ = peer(ctx, "ndpiReader", "-i", path, "-q")
@@ -261,19 +292,19 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// offline analyses the capture at path, passes of n packets, with every
-// module on, as `multimeterd --replay` does: a first pass warms the tables
+// offline analyses the capture at path, passes of n packets, at level
+// (all: every module on), as `multimeterd --replay` does: a first pass warms the tables
 // up, the measured passes that follow show the steady state (the
 // pipeline's setup is not in them). first is the first pass on its own,
 // engine setup included: every conversation new, every table touched for
 // the first time, as for a peer that reads the file once.
-func offline(ctx context.Context, path string, n, shards, measuredLoops int, profile io.Writer) (first, steady Throughput, allocs float64, err error) {
+func offline(ctx context.Context, path string, n, shards int, level analysis.Level, measuredLoops int, profile io.Writer) (first, steady Throughput, allocs float64, err error) {
 	file, err := filesource.Open(path, filesource.Config{})
 	if err != nil {
 		return Throughput{}, Throughput{}, 0, err
 	}
 	start, startCPU := time.Now(), cpuTime()
-	e, err := engine.New(engine.Config{Shards: shards, Clock: "packet"}, nil)
+	e, err := engine.New(engine.Config{Shards: shards, Clock: "packet", Level: &level}, nil)
 	if err != nil {
 		return Throughput{}, Throughput{}, 0, err
 	}

@@ -3,10 +3,13 @@ package bench
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/multimeter-fw/multimeter/services/analysis"
 )
 
 // TestShortRun runs the whole benchmark at toy sizes: it must complete
@@ -23,7 +26,15 @@ func TestShortRun(t *testing.T) {
 	if r.Packets != 20000 || r.Ours.CPU <= 0 || r.Memory.ConnTypical <= 0 || r.Queries.OneIP.P50 <= 0 {
 		t.Errorf("incomplete report: %+v", r)
 	}
-	for _, section := range []string{"offline analysis", "memory", "store queries"} {
+	if len(r.Levels) != int(analysis.LevelAll) {
+		t.Errorf("measured %d levels below all; want %d", len(r.Levels), analysis.LevelAll)
+	}
+	for i, l := range r.Levels {
+		if l.Level != analysis.Level(i) || l.CPU <= 0 {
+			t.Errorf("level %d: %+v", i, l)
+		}
+	}
+	for _, section := range []string{"offline analysis", "by level of analysis", "memory", "store queries"} {
 		if !strings.Contains(out.String(), section) {
 			t.Errorf("report lacks %q:\n%s", section, out.String())
 		}
@@ -52,5 +63,27 @@ func TestPeersReadTheFirstPass(t *testing.T) {
 	}
 	if len(p) < 2*len(m) || !bytes.Equal(m, p[:len(m)]) {
 		t.Fatalf("the first pass (%d of %d bytes) is not the peers' mix (%d bytes)", len(m), len(p), len(m))
+	}
+}
+
+// TestLevelChecked: an unknown level, or a lower level with the peers
+// (whose ratios are for all modules), is refused before anything is
+// generated.
+func TestLevelChecked(t *testing.T) {
+	for _, cfg := range []Config{{Level: "bogus"}, {Level: "l2"}} {
+		cfg.Packets, cfg.Dir = 1000, t.TempDir()
+		if _, err := Run(context.Background(), cfg, io.Discard); err == nil {
+			t.Errorf("level %q (ours only %v): no error", cfg.Level, cfg.OursOnly)
+		}
+		if files, _ := os.ReadDir(cfg.Dir); len(files) != 0 {
+			t.Errorf("level %q: files written: %v", cfg.Level, files)
+		}
+	}
+	var out bytes.Buffer
+	if _, err := Run(context.Background(), Config{Packets: 2000, Level: "l3", OursOnly: true, Loops: 1, Dir: t.TempDir()}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "level of analysis l3") {
+		t.Errorf("an l3 run does not say so:\n%s", out.String())
 	}
 }

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/multimeter-fw/multimeter/services/analysis"
 )
 
 func (r *Report) write(w io.Writer, cfg Config) {
 	r.writeThroughput(w, cfg)
+	r.writeLevels(w)
 	r.writeMemoryAndQueries(w)
 }
 
@@ -20,7 +23,11 @@ func verdict(ok bool) string {
 
 func (r *Report) writeThroughput(w io.Writer, cfg Config) {
 	n := r.Packets
-	fmt.Fprintf(w, "\n== offline analysis of %d packets, all modules on\n", n)
+	if cfg.Level == analysis.LevelAll.String() {
+		fmt.Fprintf(w, "\n== offline analysis of %d packets, all modules on\n", n)
+	} else {
+		fmt.Fprintf(w, "\n== offline analysis of %d packets, level of analysis %s\n", n, cfg.Level)
+	}
 	fmt.Fprintf(w, "%-24s %12s %12s %16s %14s\n", "", "wall", "cpu", "packets/s", "packets/s/core")
 	row := func(name string, t Throughput) {
 		if t.Wall == 0 {
@@ -57,6 +64,28 @@ func (r *Report) writeThroughput(w io.Writer, cfg Config) {
 	if r.Load != "" {
 		fmt.Fprintf(w, "load average before the run (other processes share the machine): %s\n", r.Load)
 	}
+}
+
+// writeLevels shows where the CPU of a packet goes, level by level, next
+// to the peers: capture is reading, decoding, dispatching and counting
+// per interface, the floor every level stands on.
+func (r *Report) writeLevels(w io.Writer) {
+	n := r.Packets
+	fmt.Fprintf(w, "\n== offline analysis by level of analysis (the same measured passes; each level adds to the one above it)\n")
+	fmt.Fprintf(w, "%-8s %14s %16s %12s %14s\n", "level", "cpu a packet", "packets/s/core", "x tshark", "x ndpiReader")
+	row := func(l analysis.Level, t Throughput) {
+		times := func(peer Throughput) string {
+			if peer.CPU <= 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.1fx", t.PPSPerCore(n)/peer.PPSPerCore(n))
+		}
+		fmt.Fprintf(w, "%-8s %11.0f ns %16.0f %12s %14s\n", l, float64(t.CPU.Nanoseconds())/float64(n), t.PPSPerCore(n), times(r.Tshark), times(r.NDPI))
+	}
+	for _, l := range r.Levels {
+		row(l.Level, l.Throughput)
+	}
+	row(analysis.LevelAll, r.Ours)
 }
 
 func (r *Report) writeMemoryAndQueries(w io.Writer) {

@@ -4,7 +4,7 @@
 //
 // Synopsis:
 //
-//	bench [-n 2000000] [-shards 1] [-loops 2] [-dir DIR] [-short] [-ours-only] [-cpuprofile FILE]
+//	bench [-n 2000000] [-shards 1] [-loops 2] [-dir DIR] [-short] [-ours-only [-level LEVEL]] [-cpuprofile FILE]
 package main
 
 import (
@@ -30,11 +30,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	loops := fs.Int("loops", 2, "measured passes after the warm-up pass (new conversations of the same hosts)")
 	oursOnly := fs.Bool("ours-only", false, "measure only our offline analysis (no peers, memory, queries)")
 	dir := fs.String("dir", "", "directory for the capture (default a temporary one)")
+	level := fs.String("level", "all", "level of analysis of our offline analysis (capture, l2, l3, l4, all); other than all with -ours-only")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measured loops of our offline analysis to this file")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	cfg := bench.Config{Packets: *n, Shards: *shards, Dir: *dir, OursOnly: *oursOnly, Loops: *loops}
+	cfg := bench.Config{Packets: *n, Shards: *shards, Dir: *dir, OursOnly: *oursOnly, Loops: *loops, Level: *level}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
