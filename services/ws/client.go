@@ -2,8 +2,10 @@ package ws
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -131,12 +133,12 @@ func (h *Hub) write(c *client) {
 		case msg := <-c.send:
 			c.conn.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
 			if err := c.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
-				c.close(websocket.CloseAbnormalClosure, "")
+				h.writeFailed(c, err)
 				return
 			}
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.cfg.WriteTimeout)); err != nil {
-				c.close(websocket.CloseAbnormalClosure, "")
+				h.writeFailed(c, err)
 				return
 			}
 		case <-c.done:
@@ -144,6 +146,18 @@ func (h *Hub) write(c *client) {
 			return
 		}
 	}
+}
+
+// writeFailed closes c after a failed write. A write that timed out is a
+// client that stopped reading with its socket buffers full, as much a
+// client not keeping up as one whose queue overflowed, and is counted so.
+func (h *Hub) writeFailed(c *client, err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		h.drop(c, websocket.CloseAbnormalClosure, "", "write timed out")
+		return
+	}
+	c.close(websocket.CloseAbnormalClosure, "")
 }
 
 // sendClose tells the client why it is being closed, if it can still

@@ -296,10 +296,16 @@ func (h *Hub) enqueue(c *client, msg []byte) {
 	case c.send <- msg:
 	case <-c.done:
 	default:
-		if c.close(websocket.ClosePolicyViolation, "too slow: updates are not being read") {
-			h.dropped.Add(1)
-			h.log.Info("websocket client dropped: send queue full", "user", c.principal().User)
-		}
+		h.drop(c, websocket.ClosePolicyViolation, "too slow: updates are not being read", "send queue full")
+	}
+}
+
+// drop closes c for not keeping up, with close code and text, and counts
+// it unless c was closed already.
+func (h *Hub) drop(c *client, code int, text, why string) {
+	if c.close(code, text) {
+		h.dropped.Add(1)
+		h.log.Info("websocket client dropped: "+why, "user", c.principal().User)
 	}
 }
 

@@ -276,6 +276,24 @@ func TestSlowClientDropped(t *testing.T) {
 	}
 }
 
+// TestStalledWriterDropped: a client that stops reading with a queue too
+// deep to overflow is dropped, and counted, when a write to it times out.
+func TestStalledWriterDropped(t *testing.T) {
+	e := newEnv(t, ws.Config{Interval: 10 * time.Millisecond, SendQueue: 1 << 14, WriteTimeout: 300 * time.Millisecond})
+	stalled := e.mustDial(t, "viewer")
+	send(t, stalled, map[string]any{"type": "subscribe", "id": "b", "topic": "big"}) // and never read again
+	deadline := time.Now().Add(60 * time.Second)
+	for st := e.hub.Stats(); st.Dropped == 0 || st.Clients != 0; st = e.hub.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("stalled client not dropped; stats %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := e.hub.Stats().Dropped; got != 1 {
+		t.Errorf("dropped = %d; want 1", got)
+	}
+}
+
 func TestHandshakeRejected(t *testing.T) {
 	e := newEnv(t, ws.Config{})
 	tests := []struct {
