@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 export CGO_ENABLED ?= 0
 
-.PHONY: all test unit-test vet deps build kernel image run stop vm-test bench-image
+.PHONY: all test unit-test race-test vet deps build kernel image run stop vm-test bench-image
 
 # The image `make run` and `make image` build; the QEMU tests use debug
 # (they drive its serial shell) and production (its console menu).
@@ -17,7 +17,7 @@ all: build
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PACKAGES := qemu-system-x86 ovmf systemd-boot-efi swtpm cryptsetup-bin e2fsprogs \
 	dosfstools mtools tshark tcpdump tcpreplay libndpi-bin openssh-server influxdb \
-	iproute2 jq curl binutils argon2 ethtool kmod fdisk chromium
+	iproute2 jq curl binutils argon2 ethtool kmod fdisk chromium gcc libc6-dev
 
 deps:
 	@if ! dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then \
@@ -35,6 +35,15 @@ vet:
 # image is built.
 unit-test:
 	$(GO) test $$($(GO) list ./... | grep -v /images/vmtest)
+
+# The packages whose goroutines share state (the engine and its store, the
+# websocket hub, capture, ring buffer, extraction, the daemon end to end)
+# again under the race detector, which needs cgo (gcc).
+RACE_PACKAGES := ./services/engine/ ./services/stats/ ./services/ws/ ./services/statsapi/ \
+	./services/capture/... ./services/ringbuf/... ./services/extract/ ./services/replay/ \
+	./services/multimeterd/...
+race-test:
+	CGO_ENABLED=1 $(GO) test -race $(RACE_PACKAGES)
 
 # The pinned Debian kernel package (apt-get download into .cache/kernel).
 kernel:
@@ -55,7 +64,7 @@ stop:
 vm-test:
 	$(GO) test -count=1 -timeout 30m ./images/vmtest/
 
-test: deps vet kernel unit-test
+test: deps vet kernel unit-test race-test
 	$(MAKE) image PROFILE=debug
 	$(MAKE) image PROFILE=production
 	$(MAKE) vm-test
