@@ -293,9 +293,9 @@ func cpuTime() time.Duration {
 }
 
 // offline analyses the capture at path, passes of n packets, at level
-// (all: every module on), as `multimeterd --replay` does: a first pass warms the tables
-// up, the measured passes that follow show the steady state (the
-// pipeline's setup is not in them). first is the first pass on its own,
+// (all: every module on), as `multimeterd --replay` does: a first pass
+// warms the tables up, the measured passes that follow show the steady
+// state (the pipeline's setup is not in them). first is the first pass on its own,
 // engine setup included: every conversation new, every table touched for
 // the first time, as for a peer that reads the file once.
 func offline(ctx context.Context, path string, n, shards int, level analysis.Level, measuredLoops int, profile io.Writer) (first, steady Throughput, allocs float64, err error) {
