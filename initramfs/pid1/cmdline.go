@@ -14,8 +14,11 @@ func parseCmdline(line string) map[string]string {
 			return
 		}
 		k, v, _ := strings.Cut(word.String(), "=")
-		params[k] = strings.Trim(v, `"`)
 		word.Reset()
+		if k == "" {
+			return // "=value" names no parameter
+		}
+		params[k] = strings.Trim(v, `"`)
 	}
 	for _, r := range line {
 		switch {

@@ -16,6 +16,7 @@ func TestParseCmdline(t *testing.T) {
 		{`x="a b" y=1`, map[string]string{"x": "a b", "y": "1"}},
 		{"  ", map[string]string{}},
 		{"k=v=w", map[string]string{"k": "v=w"}},
+		{"=0 a=1", map[string]string{"a": "1"}},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, parseCmdline(tt.in)); diff != "" {
