@@ -155,6 +155,9 @@ func (e *Engine) Run(ctx context.Context, src capture.Source) error {
 	defer func() {
 		stopSampler()
 		wg.Wait()
+		// The last report would otherwise show the final second's work
+		// for as long as the engine stays idle.
+		e.load.Store(e.load.Load().idle(time.Now()))
 	}()
 
 	for {
@@ -371,6 +374,16 @@ type Load struct {
 
 // Load returns the last per-second load report.
 func (e *Engine) Load() Load { return *e.load.Load() }
+
+// idle is l for shards that stopped processing: the same shards and
+// capacities, no work and nothing queued.
+func (l *Load) idle(now time.Time) *Load {
+	out := &Load{Time: now.Unix(), Shards: make([]ShardLoad, len(l.Shards))}
+	for i, s := range l.Shards {
+		out.Shards[i] = ShardLoad{Shard: s.Shard, QueueCapacity: s.QueueCapacity}
+	}
+	return out
+}
 
 type shardSample struct {
 	busy           int64

@@ -168,6 +168,36 @@ func TestRestartAppliesConfigAndClears(t *testing.T) {
 	}
 }
 
+func TestLoadIsIdleOnceProcessingStops(t *testing.T) {
+	f := genFrames(2000, trafficgen.Config{Seed: 7})
+	e, err := New(testConfig(2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newPushSource(f, true)
+	stop := runAsync(t, e, src)
+	defer stop()
+	src.c <- span(0, 2000)
+	waitFor(t, "a load report with packets", func() bool {
+		var n uint64
+		for _, s := range e.Load().Shards {
+			n += s.Packets
+		}
+		return n > 0
+	})
+	close(src.c) // the source ends: processing stops
+	stop()
+	l := e.Load()
+	if len(l.Shards) != 2 {
+		t.Fatalf("idle load report has %d shards, want 2", len(l.Shards))
+	}
+	for _, s := range l.Shards {
+		if s.Load != 0 || s.Packets != 0 || s.Dropped != 0 || s.QueueDepth != 0 || s.QueueCapacity == 0 {
+			t.Errorf("shard %d after processing stopped: %+v, want idle with its capacity", s.Shard, s)
+		}
+	}
+}
+
 // blockingSink holds the shard on its first packet until released.
 type blockingSink struct {
 	release chan struct{}
