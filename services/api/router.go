@@ -29,6 +29,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/multimeter-fw/multimeter/services/apierr"
 	"github.com/multimeter-fw/multimeter/services/apiparam"
@@ -258,6 +259,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	defer drainEarlyAnswered(w, r)
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -302,6 +304,33 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		rt.serve(w, req, rte)
 	}
+}
+
+// How long, and how much, of a request body the router still reads after
+// answering before the client finished sending it.
+const (
+	drainFor   = time.Second
+	drainBytes = 64 << 20
+)
+
+// drainEarlyAnswered keeps reading, for a moment, the body of an HTTP/2
+// request answered before it was read to the end (an upload refused for
+// its size, its credentials or its slot). Returning at once makes the
+// server reset the stream right after the answer, and curl before 8.x
+// then throws the answer away ("transfer closed with 93 bytes remaining
+// to read") in one upload of five, so the user never sees why. Read for
+// a moment, the answer reaches the client first and it stops sending.
+// HTTP/1.1 needs nothing: the server reads on or closes the connection
+// gracefully itself.
+func drainEarlyAnswered(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor != 2 || r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	rc := http.NewResponseController(w)
+	if rc.Flush() != nil || rc.SetReadDeadline(time.Now().Add(drainFor)) != nil {
+		return
+	}
+	io.CopyN(io.Discard, r.Body, drainBytes)
 }
 
 func (rt *Router) serve(w http.ResponseWriter, req *Request, rte *route) {
