@@ -110,12 +110,12 @@ func (s *Service) Run(ctx context.Context, req *Request, w io.Writer) (CaptureIn
 		var captured atomic.Uint64
 		e := s.Registry.add(info, cancel, func() (uint64, uint64, uint64) { return captured.Load(), 0, 0 })
 		err = s.fromBuffer(ctx, buf, req, pw, &captured)
-		info = s.finish(e, file, final, err)
+		info = s.finish(e, file, final, clientLeft(ctx, req, err))
 	} else {
 		live := NewLive(req.Filter, req.Start, req.End, s.cfg.LiveQueueBytes)
 		e := s.Registry.add(info, cancel, live.Counters)
 		detach := inst.Attach(live)
-		err = live.Run(ctx, pw)
+		err = clientLeft(ctx, req, live.Run(ctx, pw))
 		detach()
 		info = s.finish(e, file, final, err)
 	}
@@ -123,6 +123,16 @@ func (s *Service) Run(ctx context.Context, req *Request, w io.Writer) (CaptureIn
 		err = nil // the client went away or the capture was stopped
 	}
 	return info, err
+}
+
+// clientLeft is err, or context.Canceled when err is the stream's write
+// failing because the client went away: a live capture runs until the
+// operator presses Ctrl-C, which ends it as asked, not as a failure.
+func clientLeft(ctx context.Context, req *Request, err error) error {
+	if err != nil && !req.ToMedia && ctx.Err() != nil {
+		return context.Canceled
+	}
+	return err
 }
 
 // finish closes and names the media file and records the outcome.

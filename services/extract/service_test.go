@@ -213,6 +213,42 @@ func TestLiveCapture(t *testing.T) {
 	}
 }
 
+// TestLiveCaptureEndsWhenClientLeaves: a live capture runs until the
+// client goes away (Ctrl-C on curl, over HTTP/2 as curl speaks it);
+// that ends it as asked, not as a failure.
+func TestLiveCaptureEndsWhenClientLeaves(t *testing.T) {
+	in := newInstance(t)
+	svc := NewService(Config{Hostname: "mm1", Instances: func(slot int) (Instance, bool) { return in, slot == 0 }}, testLog())
+	srv := httptest.NewUnstartedServer(svc)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/API/data/modules/capture?expression=port==53")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("the test server speaks HTTP/%d; want 2", resp.ProtoMajor)
+	}
+	for in.attached() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	pkts := ringbuftest.Generate(trafficgen.Config{Seed: 44}, 5000)
+	ringbuftest.Replay(in, pkts, 1)
+	resp.Body.Close() // Ctrl-C
+	var info CaptureInfo
+	for info.State == "" || info.State == StateRunning {
+		time.Sleep(time.Millisecond)
+		info = svc.Registry.List()[0]
+	}
+	if info.State != StateDone || info.Error != "" || info.Captured == 0 {
+		t.Errorf("capture info after the client left = %+v; want done, no error, packets captured", info)
+	}
+	if in.attached() != 0 {
+		t.Errorf("live capture still attached after its client left")
+	}
+}
+
 // TestLiveDropsWhenFull checks that a live capture whose client does not
 // read counts what it drops instead of blocking the analysis.
 func TestLiveDropsWhenFull(t *testing.T) {
