@@ -178,12 +178,11 @@ func (d *dispatcher) send(s int) *batch {
 	b.worker = d.worker
 	sh := d.pl.shards[s]
 	if d.pl.lossless {
-		select {
-		case sh.q <- b:
-		case <-d.pl.stop:
-			b.reset()
-			return b
-		}
+		// A source that waits counts what it read as analysed (an
+		// upload's packetsRead), also the batches it hands over while
+		// stopping: the shard drains its queue until it is closed, so
+		// this waits at most for one batch to be analysed.
+		sh.q <- b
 	} else {
 		select {
 		case sh.q <- b:
