@@ -706,7 +706,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("every page renders without console errors", func(t *testing.T) {
 		routes := []string{"#/dashboard", "#/interfaces", "#/ips", "#/ips/" + url.PathEscape(talker), "#/macs", "#/connections",
-			"#/captures", "#/ringbuffer", "#/analysis", "#/system", "#/users", "#/account", "#/dashboard?t=15m", "#/ips?t=5m"}
+			"#/captures", "#/ringbuffer", "#/analysis", "#/settings", "#/system", "#/users", "#/account", "#/dashboard?t=15m", "#/ips?t=5m"}
 		for _, m := range []string{"l4_ports", "dpi", "dns", "tcp", "arp", "dhcp", "icmp", "vlan", "mpls", "qos", "packet_size", "mac_protocols", "sip"} {
 			routes = append(routes, "#/modules/"+m)
 		}
@@ -722,6 +722,40 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("processing settings restart processing", func(t *testing.T) {
+		tb.visit(t, base, "#/settings")
+		tb.waitJS(t, "settings form", `!!document.querySelector('#view form select')`)
+		eval[bool](t, tb, `(() => {
+			const form = document.querySelector('#view form');
+			const [level] = form.querySelectorAll('select');
+			level.value = 'l3';
+			const shards = form.querySelector('input[type=number]');
+			shards.value = '2';
+			[...form.querySelectorAll('button')].find(b => b.textContent === 'Add group').click();
+			form.querySelector('input[aria-label="Group name"]').value = 'vlan10';
+			form.querySelector('input[aria-label="VLANs"]').value = '10, 11';
+			return true;
+		})()`)
+		tb.do(t, "apply", chromedp.Click(chromedp.CSS(`#view form button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.CSS(`dialog button.danger`)), chromedp.Click(chromedp.CSS(`dialog button.danger`)))
+		tb.waitJS(t, "restarted", `/Processing restarted/.test(document.querySelector('#toasts')?.textContent || '')`)
+		var p struct {
+			Config struct {
+				Shards int    `json:"analyzerShards"`
+				Level  string `json:"analysisLevel"`
+				Groups []struct {
+					Name  string
+					VLANs []int `json:"vlans"`
+				}
+			}
+		}
+		srv.get(t, "/API/stats/processing", &p)
+		if c := p.Config; c.Shards != 2 || c.Level != "l3" || len(c.Groups) != 1 || c.Groups[0].Name != "vlan10" || fmt.Sprint(c.Groups[0].VLANs) != "[10 11]" {
+			t.Errorf("processing after the settings page applied them: %+v; want 2 shards, l3, group vlan10 of VLANs 10, 11", c)
+		}
+		tb.noConsoleErrors(t, "processing settings")
+	})
+
 	t.Run("a stats-only user sees no admin pages", func(t *testing.T) {
 		if err := srv.call("POST", "/API/system/users", "admin", adminPassword,
 			map[string]any{"name": "viewer", "password": "viewer-password-1", "roles": []string{"stats"}}, nil); err != nil {
@@ -731,7 +765,7 @@ func TestBrowser(t *testing.T) {
 		tb.login(t, base, "viewer", "viewer-password-1")
 		tb.visit(t, base, "#/dashboard")
 		nav := eval[[]string](t, tb, `[...document.querySelectorAll('nav.sidebar a')].map(a => a.textContent)`)
-		for _, hidden := range []string{"Users", "Ring buffer", "Pcap analysis", "Captures"} {
+		for _, hidden := range []string{"Users", "Ring buffer", "Pcap analysis", "Captures", "Processing settings"} {
 			for _, n := range nav {
 				if n == hidden {
 					t.Errorf("stats-only user's navigation has %q: %v", hidden, nav)

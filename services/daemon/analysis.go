@@ -18,7 +18,7 @@ const maxPcapSlots = 4
 // newAnalysis builds the main instance (slot 0) and the registry of the
 // pcap analysis slots.
 func newAnalysis(cfg Config, log *slog.Logger) (*engine.Registry, error) {
-	main, err := engine.New(cfg.Analysis, log.With("instance", 0))
+	main, err := engine.New(cfg.analysis, log.With("instance", 0))
 	if err != nil {
 		return nil, fmt.Errorf("daemon: analysis: %w", err)
 	}

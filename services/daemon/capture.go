@@ -104,7 +104,7 @@ func (p *packets) openSource(cfg Config, log *slog.Logger) (capture.Source, erro
 		log.Warn("bridge mode configured, but no bridged pair given (--bridge): sink mode")
 		mode = live.Sink
 	}
-	workers := max(1, cfg.Analysis.WithDefaults().IOWorkers/len(ports))
+	workers := max(1, cfg.analysis.WithDefaults().IOWorkers/len(ports))
 	p.live, err = live.Open(live.Config{Ports: ports, Mode: mode, WorkersPerPort: workers}, log.With("service", "live"))
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)

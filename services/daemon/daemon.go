@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/multimeter-fw/multimeter/services/analysisapi"
 	"github.com/multimeter-fw/multimeter/services/api"
 	"github.com/multimeter-fw/multimeter/services/auth"
 	"github.com/multimeter-fw/multimeter/services/authapi"
@@ -56,8 +57,12 @@ type Config struct {
 	// Logs keeps recent log lines, served at GET /API/system/log; nil for none.
 	Logs *logring.Ring
 
-	// Analysis configures the main analysis instance; zero means defaults.
-	Analysis engine.Config
+	// AnalysisFile holds the main analysis instance's configuration
+	// (engine.Config as JSON; PUT /API/system/analysis saves it); default
+	// DataDir/analysis.json, the defaults while it does not exist.
+	AnalysisFile string
+
+	analysis engine.Config // read from AnalysisFile at the start
 }
 
 // Validate reports the first configuration mistake.
@@ -83,6 +88,9 @@ func (c *Config) fillDefaults() {
 	}
 	if c.Console == nil {
 		c.Console = os.Stderr
+	}
+	if c.AnalysisFile == "" {
+		c.AnalysisFile = filepath.Join(c.DataDir, "analysis.json")
 	}
 }
 
@@ -151,6 +159,7 @@ func build(cfg Config, log *slog.Logger) (*system, error) {
 		return nil, err
 	}
 	pkts.register(rt, analysis)
+	analysisapi.Register(rt, analysisapi.Config{Path: cfg.AnalysisFile, Engine: analysis.Main(), Log: log}, cfg.analysis)
 	registerStats(rt, hub, analysis, pkts.captures.Registry, cfg, log)
 	return &system{certs: certs, auth: authSvc, hub: hub, router: rt, analysis: analysis, packets: pkts, handler: handler}, nil
 }
@@ -162,6 +171,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	cfg.fillDefaults()
+	var err error
+	if cfg.analysis, err = analysisapi.Load(cfg.AnalysisFile); err != nil {
+		return fmt.Errorf("daemon: analysis configuration: %w", err)
+	}
 	s, err := build(cfg, log)
 	if err != nil {
 		return err

@@ -184,7 +184,7 @@ func operatorSession(t *testing.T, bin string) {
 	expect("no credentials", `curl --silent -k '`+base+`/API/info/system' | jq -r .error`, "authentication required")
 	expect("no credentials status", `curl --silent -k -o /dev/null -w '%{http_code}' '`+base+`/API/info/system'`, "401")
 	expect("basic auth", `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/info/system' | jq -r .product`, "Multimeter")
-	expect("OPTIONS", `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/system' -X OPTIONS | jq -c .subResources`, `["users","log","ringbuffer","replay","analyze-pcap","interfaces"]`)
+	expect("OPTIONS", `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/system' -X OPTIONS | jq -c .subResources`, `["users","log","ringbuffer","replay","analyze-pcap","interfaces","analysis"]`)
 	expect("404", `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/nope' | jq -c '[.status, .error]'`, `[404,"no resource /API/nope"]`)
 
 	// Users and roles, as an admin scripts them.

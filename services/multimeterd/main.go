@@ -20,7 +20,8 @@
 // ring buffer's storage devices, configured through /API/system/ringbuffer.
 // --analysis names a JSON file with the main analysis instance's
 // configuration (engine.Config: shards, queues, level, virtual link
-// groups, table capacities, history).
+// groups, table capacities, history), DATA/analysis.json by default;
+// PUT /API/system/analysis changes it at run time and saves it there.
 //
 // --admin-socket lets the console set the admin password: from a shell
 // with "multimeterd set-admin-password", or on a serial console without a
@@ -36,7 +37,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -85,12 +85,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.AdminPassword, "admin-password", "", "initial admin password for a fresh data directory")
 	fs.StringVar(&cfg.Model, "model", "virtual", "model profile")
 	fs.StringVar(&cfg.BootSlot, "boot-slot", "", "firmware slot of this boot (set by the init)")
-	analysis := fs.String("analysis", "", "JSON file with the analysis configuration (virtual link groups, shards, ...)")
+	fs.StringVar(&cfg.AnalysisFile, "analysis", "", "JSON file with the analysis configuration (virtual link groups, shards, ...); PUT /API/system/analysis saves it (default DATA/analysis.json)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	if *analysis != "" {
-		if err := readJSON(*analysis, &cfg.Analysis); err != nil {
+	if cfg.AnalysisFile != "" {
+		// Named, it must be there: a mistyped path must not mean defaults.
+		if _, err := os.Stat(cfg.AnalysisFile); err != nil {
 			return fmt.Errorf("multimeterd: analysis configuration: %w", err)
 		}
 	}
@@ -148,21 +149,6 @@ func runConsole(ctx context.Context, cmd string, args []string, stderr io.Writer
 		return fmt.Errorf("the admin password was not changed: %w", err)
 	}
 	fmt.Fprintln(os.Stdout, "The admin password is set.")
-	return nil
-}
-
-// readJSON decodes the JSON file at path into v, refusing unknown fields.
-func readJSON(path string, v any) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	dec := json.NewDecoder(f)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
 	return nil
 }
 

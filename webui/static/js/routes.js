@@ -13,6 +13,7 @@ export const ROUTES = [
   {path: '/captures', role: 'pcap', load: () => import('./pages/captures.js')},
   {path: '/ringbuffer', role: 'admin', load: () => import('./pages/ringbuffer.js')},
   {path: '/analysis', role: 'admin', load: () => import('./pages/analysis.js')},
+  {path: '/settings', role: 'admin', load: () => import('./pages/settings.js')},
   {path: '/system', load: () => import('./pages/system.js')},
   {path: '/users', role: 'admin', load: () => import('./pages/users.js')},
   {path: '/account', load: () => import('./pages/account.js')},
@@ -52,6 +53,7 @@ export const NAV = [
   ]},
   {group: 'System', items: [
     {label: 'System', path: '/system'},
+    {label: 'Processing settings', path: '/settings', role: 'admin'},
     {label: 'Users', path: '/users', role: 'admin'},
     {label: 'My account', path: '/account'},
   ]},

@@ -1,0 +1,150 @@
+// Package analysisapi puts the main analysis instance's processing
+// configuration on the REST API, for admins: the appliance manual's
+// global and expert settings (analyzer shards, I/O workers, queue size
+// and overcommit, load balancing, level of analysis, virtual link groups,
+// table capacities, history). A change is validated, applied by
+// restarting processing, and persisted in the data directory, so the box
+// comes back with it after a reboot.
+//
+//	cfg, err := analysisapi.Load(path)            // before building the engine
+//	analysisapi.Register(router, analysisapi.Config{Path: path, Engine: main, Log: log})
+//
+// Routes:
+//
+//	GET /API/system/analysis               {"config": what was saved, "effective": with the defaults}
+//	PUT /API/system/analysis[?clear=true]  an engine.Config: 400 for a bad one (nothing changes), else
+//	                                       processing restarts with it (clear: statistics start over;
+//	                                       new capacities or history always start a new store)
+package analysisapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/multimeter-fw/multimeter/services/api"
+	"github.com/multimeter-fw/multimeter/services/apierr"
+	"github.com/multimeter-fw/multimeter/services/atomicfile"
+	"github.com/multimeter-fw/multimeter/services/engine"
+	"github.com/multimeter-fw/multimeter/services/role"
+)
+
+// Load reads a saved configuration; the zero Config (the defaults) when
+// there is none.
+func Load(path string) (engine.Config, error) {
+	var cfg engine.Config
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return cfg, nil
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("analysisapi: %w", err)
+	}
+	if err := parse(data, &cfg); err != nil {
+		return cfg, fmt.Errorf("analysisapi: %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// parse decodes and validates a configuration as strictly as the API
+// does: a hand-edited file with a typo must not silently mean defaults.
+func parse(data []byte, cfg *engine.Config) error {
+	var c engine.Config
+	if err := api.DecodeJSON(bytes.NewReader(data), &c); err != nil {
+		return err
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	*cfg = c
+	return nil
+}
+
+// Config wires the routes.
+type Config struct {
+	// Path is where the configuration is saved (JSON).
+	Path string
+	// Engine is the main analysis instance.
+	Engine *engine.Engine
+	Log    *slog.Logger
+}
+
+// Settings is the API's form: the configuration as saved (zero fields
+// mean defaults) and as processing runs with it.
+type Settings struct {
+	Config    engine.Config `json:"config"`
+	Effective engine.Config `json:"effective"`
+	// AtNextStart names saved settings that take effect only when the
+	// daemon starts again (the I/O workers open the monitor ports).
+	AtNextStart []string `json:"atNextStart"`
+}
+
+type handlers struct {
+	cfg     Config
+	mu      sync.Mutex    // serialises changes
+	saved   engine.Config // what Path holds
+	started engine.Config // what the daemon started with
+}
+
+// Register adds the routes to rt. saved is what Load returned, the
+// configuration the engine was built with.
+func Register(rt *api.Router, cfg Config, saved engine.Config) {
+	h := &handlers{cfg: cfg, saved: saved, started: saved.WithDefaults()}
+	rt.Handle(http.MethodGet, "/API/system/analysis", role.Admin, h.get)
+	rt.Handle(http.MethodPut, "/API/system/analysis", role.Admin, h.put)
+}
+
+func (h *handlers) settings() Settings {
+	s := Settings{Config: h.saved, Effective: h.cfg.Engine.Config(), AtNextStart: []string{}}
+	if h.saved.WithDefaults().IOWorkers != h.started.IOWorkers {
+		s.AtNextStart = append(s.AtNextStart, "ioWorkers")
+	}
+	return s
+}
+
+func (h *handlers) get(*api.Request) (any, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.settings(), nil
+}
+
+func (h *handlers) put(r *api.Request) (any, error) {
+	clear, err := r.Query.Bool("clear", false)
+	if err != nil {
+		return nil, err
+	}
+	var cfg engine.Config
+	if err := r.DecodeJSON(&cfg); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, apierr.New(http.StatusBadRequest, "%v", err)
+	}
+	data, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("analysisapi: %w", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	prev := h.cfg.Engine.Config()
+	if err := h.cfg.Engine.Restart(cfg, clear); err != nil {
+		e := apierr.New(http.StatusServiceUnavailable, "restart processing: %v", err)
+		e.RetryAfter = time.Second
+		return nil, e
+	}
+	if err := atomicfile.WriteFile(h.cfg.Path, append(data, '\n'), 0o600); err != nil {
+		// Unsaved, the change would be lost at the next start: take it back.
+		h.cfg.Engine.Restart(prev, false)
+		return nil, fmt.Errorf("analysisapi: save: %w", err)
+	}
+	h.saved = cfg
+	h.cfg.Log.Info("analysis configuration changed, processing restarted", "user", r.Principal.User, "clear", clear,
+		"shards", h.cfg.Engine.Config().Shards, "level", h.cfg.Engine.Config().Level.String())
+	return h.settings(), nil
+}

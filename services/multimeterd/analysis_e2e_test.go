@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/multimeter-fw/multimeter/tools/peertest"
+)
+
+// TestAnalysisSettingsWithCurl changes the processing configuration the
+// way the manual's global and expert settings do, through the API:
+// processing restarts with it (a virtual link group counts what tshark
+// counts), a bad configuration changes nothing, and the daemon comes
+// back with the saved one.
+func TestAnalysisSettingsWithCurl(t *testing.T) {
+	peertest.Need(t, "curl", "jq", "bash", "tshark")
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	pcap := filepath.Join(dir, "mix.pcap")
+	writePcap(t, pcap, 20000)
+	data := filepath.Join(dir, "data")
+	// At a hundredth of its pace the 0.1 s capture replays for 10 s:
+	// processing is still running when the settings change, and a
+	// restart replays the file from its start.
+	d := start(t, bin, data, "--admin-password", "admin-password-1", "--replay", pcap, "--replay-speed", "0.01")
+	base := "https://" + d.https
+	curl := "curl --silent --show-error -k -u admin:admin-password-1 "
+	expect := func(name, script, want string) {
+		t.Helper()
+		if got := sh(t, script); got != want {
+			t.Errorf("%s:\n  %s\n  = %q; want %q", name, script, got, want)
+		}
+	}
+	processing := curl + `'` + base + `/API/stats/processing' | jq -c '[.config.analyzerShards, .config.analysisLevel, .config.loadBalancing, (.config.groups // [] | length)]'`
+	expect("defaults", curl+`'`+base+`/API/system/analysis' | jq -c '[.config, .effective.analysisLevel, .atNextStart]'`,
+		`[{"capacities":{},"stats":{}},"all",[]]`)
+
+	expect("running", curl+`'`+base+`/API/stats/processing' | jq .running`, "true")
+	settings := `{"analyzerShards": 2, "loadBalancing": "flow", "groups": [{"name": "vlan10", "vlans": [10]}]}`
+	expect("change", curl+`-X PUT '`+base+`/API/system/analysis?clear=true' -d '`+settings+`' | jq -c '[.effective.analyzerShards, .effective.loadBalancing, .atNextStart]'`,
+		`[2,"flow",[]]`)
+	expect("processing with it", processing, `[2,"all","flow",1]`)
+	waitFinished(t, func(string) string { return sh(t, curl+`'`+base+`/API/stats/processing' | jq .finished`) })
+	vlan10 := len(tsharkFrames(t, pcap, "vlan.id==10"))
+	if vlan10 == 0 {
+		t.Fatal("the capture has no VLAN 10")
+	}
+	expect("group vlan10 against tshark", curl+`'`+base+`/API/stats/modules/interfaces/ports_paged?group=1&skiphistorydata=true' | jq '[.displayedItems[].allTime[0]] | add'`,
+		strconv.Itoa(vlan10))
+
+	saved, err := os.ReadFile(filepath.Join(data, "analysis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct{ body, status string }{
+		{`{"analyzerShards": 999}`, "400"},
+		{`{"shards": 2}`, "400"},
+		{`{"analysisLevel": "l9"}`, "400"},
+		{`{"groups": [{"name": "everything"}]}`, "400"},
+		{`not json`, "400"},
+	} {
+		expect("refused: "+bad.body, curl+`-X PUT '`+base+`/API/system/analysis' -d '`+bad.body+`' | jq .status`, bad.status)
+	}
+	if now, err := os.ReadFile(filepath.Join(data, "analysis.json")); err != nil || string(now) != string(saved) {
+		t.Errorf("a refused configuration changed the saved one:\n%s\nwas\n%s", now, saved)
+	}
+	expect("processing unchanged", processing, `[2,"all","flow",1]`)
+	expect("I/O workers wait for the next start", curl+`-X PUT '`+base+`/API/system/analysis' -d '{"ioWorkers": 2, "analyzerShards": 2, "analysisLevel": "l3"}' | jq -c .atNextStart`,
+		`["ioWorkers"]`)
+	d.stop(t)
+
+	d = start(t, bin, data, "--replay", pcap)
+	base = "https://" + d.https
+	processing = curl + `'` + base + `/API/stats/processing' | jq -c '[.config.ioWorkers, .config.analyzerShards, .config.analysisLevel]'`
+	expect("after a restart of the daemon", processing, `[2,2,"l3"]`)
+	expect("nothing waits any more", curl+`'`+base+`/API/system/analysis' | jq -c .atNextStart`, `[]`)
+	d.stop(t)
+}
