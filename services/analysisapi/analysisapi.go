@@ -12,7 +12,8 @@
 // Routes:
 //
 //	GET /API/system/analysis               {"config": what was saved, "effective": with the defaults}
-//	PUT /API/system/analysis[?clear=true]  an engine.Config: 400 for a bad one (nothing changes), else
+//	PUT /API/system/analysis[?clear=true]  the whole engine.Config (fields left out take their defaults):
+//	                                       400 for a bad one (nothing changes), else
 //	                                       processing restarts with it (clear: statistics start over;
 //	                                       new capacities or history always start a new store)
 package analysisapi
