@@ -109,8 +109,8 @@ func (s *Service) Run(ctx context.Context, req *Request, w io.Writer) (CaptureIn
 	if req.FromCaptureBuffer {
 		var captured atomic.Uint64
 		e := s.Registry.add(info, cancel, func() (uint64, uint64, uint64) { return captured.Load(), 0, 0 })
-		err = s.fromBuffer(ctx, buf, req, pw, &captured)
-		info = s.finish(e, file, final, clientLeft(ctx, req, err))
+		err = clientLeft(ctx, req, s.fromBuffer(ctx, buf, req, pw, &captured))
+		info = s.finish(e, file, final, err)
 	} else {
 		live := NewLive(req.Filter, req.Start, req.End, s.cfg.LiveQueueBytes)
 		e := s.Registry.add(info, cancel, live.Counters)
