@@ -37,8 +37,9 @@ import (
 )
 
 // Load reads a saved configuration; the zero Config (the defaults) when
-// there is none.
-func Load(path string) (engine.Config, error) {
+// there is none. One that needs more than memory bytes (0: unchecked)
+// and more than the defaults is refused as a PUT would refuse it.
+func Load(path string, memory int64) (engine.Config, error) {
 	var cfg engine.Config
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -50,7 +51,26 @@ func Load(path string) (engine.Config, error) {
 	if err := parse(data, &cfg); err != nil {
 		return cfg, fmt.Errorf("analysisapi: %s: %w", path, err)
 	}
+	if err := fits(cfg, engine.Config{}, memory); err != nil {
+		return engine.Config{}, fmt.Errorf("analysisapi: %s: %w", path, err)
+	}
 	return cfg, nil
+}
+
+// fits refuses cfg if it needs more memory once full than the machine has
+// and than prev (the configuration it replaces) needs. Tables are
+// reserved whole but fill with traffic, so a box may run a sizing larger
+// than its memory (a small VM with the defaults); what it must not do is
+// take a larger one it cannot hold, nor one whose tables it cannot even
+// reserve.
+func fits(cfg, prev engine.Config, memory int64) error {
+	need, had := cfg.MemoryBytes(), prev.MemoryBytes()
+	if memory <= 0 || need <= memory || need <= had {
+		return nil
+	}
+	return apierr.New(http.StatusBadRequest,
+		"this configuration needs %.1f GiB once its tables, queues and history are full (now %.1f GiB); the appliance has %.1f GiB: fewer analyzer shards, smaller capacities or history",
+		gib(need), gib(had), gib(memory))
 }
 
 // parse decodes and validates a configuration as strictly as the API
@@ -73,6 +93,10 @@ type Config struct {
 	Path string
 	// Engine is the main analysis instance.
 	Engine *engine.Engine
+	// Memory is the machine's memory in bytes: a change that makes the
+	// instance need more once full (engine.Config.MemoryBytes) must fit
+	// in it. 0: not checked.
+	Memory int64
 	Log    *slog.Logger
 }
 
@@ -134,6 +158,9 @@ func (h *handlers) put(r *api.Request) (any, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	prev := h.cfg.Engine.Config()
+	if err := fits(cfg, prev, h.cfg.Memory); err != nil {
+		return nil, err
+	}
 	if err := h.cfg.Engine.Restart(cfg, clear); err != nil {
 		e := apierr.New(http.StatusServiceUnavailable, "restart processing: %v", err)
 		e.RetryAfter = time.Second
@@ -149,3 +176,5 @@ func (h *handlers) put(r *api.Request) (any, error) {
 		"shards", h.cfg.Engine.Config().Shards, "level", h.cfg.Engine.Config().Level.String())
 	return h.settings(), nil
 }
+
+func gib(b int64) float64 { return float64(b) / (1 << 30) }

@@ -13,7 +13,7 @@ import (
 
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := Load(filepath.Join(dir, "missing.json"))
+	cfg, err := Load(filepath.Join(dir, "missing.json"), 0)
 	if err != nil || !reflect.DeepEqual(cfg, engine.Config{}) {
 		t.Errorf("Load(missing) = %+v, %v; want the defaults", cfg, err)
 	}
@@ -28,13 +28,14 @@ func TestLoad(t *testing.T) {
 		{`{"analyzerShards": 3`, engine.Config{}, "invalid JSON"},
 		{`{"loadBalancing": "round-robin"}`, engine.Config{}, "loadBalancing"},
 		{`{} {}`, engine.Config{}, "data after the object"},
+		{`{"capacities": {"connections": 17179869184}}`, engine.Config{}, "needs 6"},
 	}
 	for _, tt := range tests {
 		p := filepath.Join(dir, "analysis.json")
 		if err := os.WriteFile(p, []byte(tt.file), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := Load(p)
+		cfg, err := Load(p, 64<<30)
 		switch {
 		case tt.err == "" && err != nil:
 			t.Errorf("Load(%s): %v", tt.file, err)
@@ -43,5 +44,31 @@ func TestLoad(t *testing.T) {
 		case !reflect.DeepEqual(cfg, tt.want):
 			t.Errorf("Load(%s) = %+v; want %+v", tt.file, cfg, tt.want)
 		}
+	}
+}
+
+// TestFits: a small box keeps running the defaults it cannot hold full,
+// and may change what does not grow them, but takes no larger sizing.
+func TestFits(t *testing.T) {
+	const small = 1 << 30
+	l2 := analysis.LevelL2
+	tests := []struct {
+		name      string
+		cfg, prev engine.Config
+		ok        bool
+	}{
+		{"the defaults", engine.Config{}, engine.Config{}, true},
+		{"another level", engine.Config{Level: &l2}, engine.Config{}, true},
+		{"more shards", engine.Config{Shards: 8}, engine.Config{Shards: 1}, false},
+		{"fewer shards", engine.Config{Shards: 1}, engine.Config{Shards: 8}, true},
+		{"small tables", engine.Config{Capacities: engine.Capacities{Connections: 1 << 16, FlowsPerShard: 1 << 16}}, engine.Config{}, true},
+	}
+	for _, tt := range tests {
+		if err := fits(tt.cfg, tt.prev, small); (err == nil) != tt.ok {
+			t.Errorf("%s: fits = %v; want ok %v", tt.name, err, tt.ok)
+		}
+	}
+	if err := fits(engine.Config{Shards: 8}, engine.Config{}, 0); err != nil {
+		t.Errorf("with the memory unknown: %v", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/multimeter-fw/multimeter/services/capture"
 	"github.com/multimeter-fw/multimeter/services/capture/filesource"
 	"github.com/multimeter-fw/multimeter/services/engine"
@@ -79,4 +81,13 @@ func tableFill(u stats.Usage) map[string]int {
 		}
 	}
 	return m
+}
+
+// machineMemory is the physical memory in bytes; 0 when unknown.
+func machineMemory() int64 {
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) != nil {
+		return 0
+	}
+	return int64(si.Totalram) * int64(si.Unit)
 }

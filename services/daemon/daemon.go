@@ -159,7 +159,7 @@ func build(cfg Config, log *slog.Logger) (*system, error) {
 		return nil, err
 	}
 	pkts.register(rt, analysis)
-	analysisapi.Register(rt, analysisapi.Config{Path: cfg.AnalysisFile, Engine: analysis.Main(), Log: log}, cfg.analysis)
+	analysisapi.Register(rt, analysisapi.Config{Path: cfg.AnalysisFile, Engine: analysis.Main(), Memory: machineMemory(), Log: log}, cfg.analysis)
 	registerStats(rt, hub, analysis, pkts.captures.Registry, cfg, log)
 	return &system{certs: certs, auth: authSvc, hub: hub, router: rt, analysis: analysis, packets: pkts, handler: handler}, nil
 }
@@ -172,7 +172,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	cfg.fillDefaults()
 	var err error
-	if cfg.analysis, err = analysisapi.Load(cfg.AnalysisFile); err != nil {
+	if cfg.analysis, err = analysisapi.Load(cfg.AnalysisFile, machineMemory()); err != nil {
 		return fmt.Errorf("daemon: analysis configuration: %w", err)
 	}
 	s, err := build(cfg, log)

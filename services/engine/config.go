@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"unsafe"
 
 	"github.com/multimeter-fw/multimeter/services/analysis"
 	"github.com/multimeter-fw/multimeter/services/stats"
@@ -138,6 +139,56 @@ func (c Capacities) withDefaults() Capacities {
 	orDefault(&c.Names, 1<<20)
 	orDefault(&c.PerSecond, 64<<10)
 	return c
+}
+
+// Bytes a table entry takes, per capacity field, rounded up from what
+// TestMemoryBytesBoundsTheTables measures (keys, values, index, links;
+// several tables share a capacity field: Small is six, PerSecond every
+// accumulator of a shard's deltas). Names grow as names arrive.
+const (
+	flowBytes         = 352
+	connectionBytes   = 384
+	ipBytes           = 320
+	ipPeerBytes       = 250
+	ipPortBytes       = 250
+	ipProtocolBytes   = 232
+	ipMACBytes        = 240
+	macBytes          = 116
+	macPeerBytes      = 228
+	macProtocolBytes  = 222
+	serverPortBytes   = 114
+	smallBytes        = 1376
+	nameBytes         = 64
+	perSecondBytes    = 4250
+	instanceBaseBytes = 32 << 20
+)
+
+// MemoryBytes is what an instance with this configuration takes once
+// its tables are full, its queues full and its history at the budget:
+// the sizing to hold against the machine's memory. Tables are reserved
+// when processing starts but only take memory as they fill.
+func (c Config) MemoryBytes() int64 {
+	d := c.WithDefaults()
+	queue := int64(d.QueuePackets)
+	if d.QueueOvercommit {
+		queue *= 4
+	}
+	batches := int64(d.Shards) * (queue/batchPackets + 1) * int64(unsafe.Sizeof(batch{})+batchArena)
+	return d.tableBytes() + batches + d.Stats.HistoryBytes
+}
+
+// tableBytes is the part of MemoryBytes reserved when processing starts:
+// the store's tables and every shard's flows and accumulators. c has its
+// defaults.
+func (c Config) tableBytes() int64 {
+	k := c.Capacities
+	n := func(v int) int64 { return int64(v) }
+	store := n(k.Connections)*connectionBytes + n(k.IPs)*ipBytes + n(k.IPPeers)*ipPeerBytes +
+		n(k.IPPorts)*ipPortBytes + n(k.IPProtocols)*ipProtocolBytes + n(k.IPMACs)*ipMACBytes +
+		n(k.MACs)*macBytes + n(k.MACPeers)*macPeerBytes + n(k.MACProtocols)*macProtocolBytes +
+		n(k.ServerPorts)*serverPortBytes + n(k.Small)*smallBytes + n(k.Names)*nameBytes
+	perShard := n(k.FlowsPerShard)*flowBytes + n(k.PerSecond)*perSecondBytes
+	return instanceBaseBytes + store + n(c.Shards)*perShard
 }
 
 // Validate reports the first mistake in c.

@@ -60,6 +60,9 @@ func TestAnalysisSettingsWithCurl(t *testing.T) {
 		{`{"analysisLevel": "l9"}`, "400"},
 		{`{"groups": [{"name": "everything"}]}`, "400"},
 		{`not json`, "400"},
+		// Tables larger than the machine: refused, where reserving them
+		// would have killed the daemon.
+		{`{"analyzerShards": 2, "loadBalancing": "flow", "groups": [{"name": "vlan10", "vlans": [10]}], "capacities": {"connections": 17179869184}}`, "400"},
 	} {
 		expect("refused: "+bad.body, curl+`-X PUT '`+base+`/API/system/analysis' -d '`+bad.body+`' | jq .status`, bad.status)
 	}
