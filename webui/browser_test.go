@@ -725,6 +725,9 @@ func TestBrowser(t *testing.T) {
 	t.Run("processing settings restart processing", func(t *testing.T) {
 		tb.visit(t, base, "#/settings")
 		tb.waitJS(t, "settings form", `!!document.querySelector('#view form select')`)
+		if txt := eval[string](t, tb, `document.querySelector('#view form').textContent`); !strings.Contains(txt, "Memory once the tables, queues and history are full") {
+			t.Errorf("the settings page does not show the memory the configuration needs")
+		}
 		eval[bool](t, tb, `(() => {
 			const form = document.querySelector('#view form');
 			const [level] = form.querySelectorAll('select');

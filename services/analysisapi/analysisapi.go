@@ -11,7 +11,8 @@
 //
 // Routes:
 //
-//	GET /API/system/analysis               {"config": what was saved, "effective": with the defaults}
+//	GET /API/system/analysis               {"config": what was saved, "effective": with the defaults,
+//	                                        "memoryBytes": what it needs once full, "machineMemoryBytes"}
 //	PUT /API/system/analysis[?clear=true]  the whole engine.Config (fields left out take their defaults):
 //	                                       400 for a bad one (nothing changes), else
 //	                                       processing restarts with it (clear: statistics start over;
@@ -108,6 +109,11 @@ type Settings struct {
 	// AtNextStart names saved settings that take effect only when the
 	// daemon starts again (the I/O workers open the monitor ports).
 	AtNextStart []string `json:"atNextStart"`
+	// MemoryBytes is what the effective configuration needs once its
+	// tables, queues and history are full; MachineMemoryBytes what the
+	// machine has (0: unknown).
+	MemoryBytes        int64 `json:"memoryBytes"`
+	MachineMemoryBytes int64 `json:"machineMemoryBytes"`
 }
 
 type handlers struct {
@@ -126,7 +132,8 @@ func Register(rt *api.Router, cfg Config, saved engine.Config) {
 }
 
 func (h *handlers) settings() Settings {
-	s := Settings{Config: h.saved, Effective: h.cfg.Engine.Config(), AtNextStart: []string{}}
+	eff := h.cfg.Engine.Config()
+	s := Settings{Config: h.saved, Effective: eff, AtNextStart: []string{}, MemoryBytes: eff.MemoryBytes(), MachineMemoryBytes: h.cfg.Memory}
 	if h.saved.WithDefaults().IOWorkers != h.started.IOWorkers {
 		s.AtNextStart = append(s.AtNextStart, "ioWorkers")
 	}

@@ -38,6 +38,7 @@ func TestAnalysisSettingsWithCurl(t *testing.T) {
 		`[{"capacities":{},"stats":{}},"all",[]]`)
 
 	expect("running", curl+`'`+base+`/API/stats/processing' | jq .running`, "true")
+	expect("memory", curl+`'`+base+`/API/system/analysis' | jq '.memoryBytes > 1000000 and .machineMemoryBytes > .memoryBytes / 100'`, "true")
 	settings := `{"analyzerShards": 2, "loadBalancing": "flow", "groups": [{"name": "vlan10", "vlans": [10]}]}`
 	expect("change", curl+`-X PUT '`+base+`/API/system/analysis?clear=true' -d '`+settings+`' | jq -c '[.effective.analyzerShards, .effective.loadBalancing, .atNextStart]'`,
 		`[2,"flow",[]]`)

@@ -4,6 +4,7 @@
 // groups. Applying restarts processing with them; they are saved on the
 // appliance.
 import {h, field, replace} from '../dom.js';
+import {bytes} from '../format.js';
 import {card, confirmAction, errorBox, loading, pageHeader, toast} from '../ui.js';
 
 const BASE = '/API/system/analysis';
@@ -92,6 +93,8 @@ function form(app, s, reload) {
       msg.textContent = e.message;
     }
   };
+  const memory = h('p', {class: 'muted'}, `Memory once the tables, queues and history are full: ${bytes(s.memoryBytes)}`,
+    s.machineMemoryBytes ? ` of the appliance's ${bytes(s.machineMemoryBytes)}.` : '.');
   const pending = (s.atNextStart || []).length
     ? h('p', {class: 'muted'}, `Saved, applied at the next start of the appliance: ${s.atNextStart.join(', ')}.`) : null;
   return h('form', {onsubmit: apply},
@@ -101,7 +104,7 @@ function form(app, s, reload) {
         field('Analyzer threads', shards, 'Default: the CPU cores not used for I/O.'),
         field('I/O threads', workers, 'Per appliance; applied at the next start.'),
         field('Flow timeout (s)', idle, 'An idle connection is forgotten by the analyzers after this.')),
-      pending),
+      memory, pending),
     card('Analyzer queues',
       h('div', {class: 'field-row'},
         field('Queue size (packets per analyzer)', queue),
