@@ -160,6 +160,7 @@ func (e *Engine) Run(ctx context.Context, src capture.Source) error {
 		e.load.Store(e.load.Load().idle(time.Now()))
 	}()
 
+	var restarted chan struct{} // a Restart waiting for processing to run again
 	for {
 		cfg := e.Config()
 		pctx, cancel := context.WithCancel(ctx)
@@ -168,6 +169,10 @@ func (e *Engine) Run(ctx context.Context, src capture.Source) error {
 		errc := make(chan error, 1)
 		go func() { errc <- pl.run(pctx, src) }()
 		e.restarting.Store(false)
+		if restarted != nil {
+			close(restarted)
+			restarted = nil
+		}
 		e.log.Info("processing started", "shards", cfg.Shards, "level", cfg.level().String(), "wallClock", pl.wall, "lossless", pl.lossless)
 		select {
 		case err := <-errc:
@@ -191,7 +196,7 @@ func (e *Engine) Run(ctx context.Context, src capture.Source) error {
 			e.retire(pl)
 			e.apply(req)
 			e.mu.Unlock()
-			close(req.done)
+			restarted = req.done
 		}
 	}
 }
@@ -214,7 +219,8 @@ func (e *Engine) stop(finished bool) {
 }
 
 // Restart applies cfg and restarts processing (when running), clearing
-// the statistics if clear is set. Changing capacities or the history
+// the statistics if clear is set, and returns once processing runs with
+// cfg (Restarting is false again). Changing capacities or the history
 // shape always starts a new, empty store.
 func (e *Engine) Restart(cfg Config, clear bool) error {
 	if err := cfg.Validate(); err != nil {

@@ -148,6 +148,9 @@ func TestRestartAppliesConfigAndClears(t *testing.T) {
 	if err := e.Restart(cfg, true); err != nil {
 		t.Fatal(err)
 	}
+	if e.Restarting() || !e.Running() {
+		t.Errorf("after Restart returned: restarting %v, running %v; want processing running again", e.Restarting(), e.Running())
+	}
 	if got := e.Stats().IP.IPs.Len(0); got != 0 {
 		t.Errorf("after a clearing restart %d IPs remain", got)
 	}
