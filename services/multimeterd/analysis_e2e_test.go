@@ -27,28 +27,22 @@ func TestAnalysisSettingsWithCurl(t *testing.T) {
 	d := start(t, bin, data, "--admin-password", "admin-password-1", "--replay", pcap, "--replay-speed", "0.01")
 	base := "https://" + d.https
 	curl := "curl --silent --show-error -k -u admin:admin-password-1 "
-	expect := func(name, script, want string) {
-		t.Helper()
-		if got := sh(t, script); got != want {
-			t.Errorf("%s:\n  %s\n  = %q; want %q", name, script, got, want)
-		}
-	}
 	processing := curl + `'` + base + `/API/stats/processing' | jq -c '[.config.analyzerShards, .config.analysisLevel, .config.loadBalancing, (.config.groups // [] | length)]'`
-	expect("defaults", curl+`'`+base+`/API/system/analysis' | jq -c '[.config, .effective.analysisLevel, .atNextStart]'`,
+	expectSh(t, "defaults", curl+`'`+base+`/API/system/analysis' | jq -c '[.config, .effective.analysisLevel, .atNextStart]'`,
 		`[{"capacities":{},"stats":{}},"all",[]]`)
 
-	expect("running", curl+`'`+base+`/API/stats/processing' | jq .running`, "true")
-	expect("memory", curl+`'`+base+`/API/system/analysis' | jq '.memoryBytes > 1000000 and .machineMemoryBytes > .memoryBytes / 100'`, "true")
+	expectSh(t, "running", curl+`'`+base+`/API/stats/processing' | jq .running`, "true")
+	expectSh(t, "memory", curl+`'`+base+`/API/system/analysis' | jq '.memoryBytes > 1000000 and .machineMemoryBytes > .memoryBytes / 100'`, "true")
 	settings := `{"analyzerShards": 2, "loadBalancing": "flow", "groups": [{"name": "vlan10", "vlans": [10]}]}`
-	expect("change", curl+`-X PUT '`+base+`/API/system/analysis?clear=true' -d '`+settings+`' | jq -c '[.effective.analyzerShards, .effective.loadBalancing, .atNextStart]'`,
+	expectSh(t, "change", curl+`-X PUT '`+base+`/API/system/analysis?clear=true' -d '`+settings+`' | jq -c '[.effective.analyzerShards, .effective.loadBalancing, .atNextStart]'`,
 		`[2,"flow",[]]`)
-	expect("processing with it", processing, `[2,"all","flow",1]`)
+	expectSh(t, "processing with it", processing, `[2,"all","flow",1]`)
 	waitFinished(t, func(string) string { return sh(t, curl+`'`+base+`/API/stats/processing' | jq .finished`) })
 	vlan10 := len(tsharkFrames(t, pcap, "vlan.id==10"))
 	if vlan10 == 0 {
 		t.Fatal("the capture has no VLAN 10")
 	}
-	expect("group vlan10 against tshark", curl+`'`+base+`/API/stats/modules/interfaces/ports_paged?group=1&skiphistorydata=true' | jq '[.displayedItems[].allTime[0]] | add'`,
+	expectSh(t, "group vlan10 against tshark", curl+`'`+base+`/API/stats/modules/interfaces/ports_paged?group=1&skiphistorydata=true' | jq '[.displayedItems[].allTime[0]] | add'`,
 		strconv.Itoa(vlan10))
 
 	saved, err := os.ReadFile(filepath.Join(data, "analysis.json"))
@@ -65,20 +59,20 @@ func TestAnalysisSettingsWithCurl(t *testing.T) {
 		// would have killed the daemon.
 		{`{"analyzerShards": 2, "loadBalancing": "flow", "groups": [{"name": "vlan10", "vlans": [10]}], "capacities": {"connections": 17179869184}}`, "400"},
 	} {
-		expect("refused: "+bad.body, curl+`-X PUT '`+base+`/API/system/analysis' -d '`+bad.body+`' | jq .status`, bad.status)
+		expectSh(t, "refused: "+bad.body, curl+`-X PUT '`+base+`/API/system/analysis' -d '`+bad.body+`' | jq .status`, bad.status)
 	}
 	if now, err := os.ReadFile(filepath.Join(data, "analysis.json")); err != nil || string(now) != string(saved) {
 		t.Errorf("a refused configuration changed the saved one:\n%s\nwas\n%s", now, saved)
 	}
-	expect("processing unchanged", processing, `[2,"all","flow",1]`)
-	expect("I/O workers wait for the next start", curl+`-X PUT '`+base+`/API/system/analysis' -d '{"ioWorkers": 2, "analyzerShards": 2, "analysisLevel": "l3"}' | jq -c .atNextStart`,
+	expectSh(t, "processing unchanged", processing, `[2,"all","flow",1]`)
+	expectSh(t, "I/O workers wait for the next start", curl+`-X PUT '`+base+`/API/system/analysis' -d '{"ioWorkers": 2, "analyzerShards": 2, "analysisLevel": "l3"}' | jq -c .atNextStart`,
 		`["ioWorkers"]`)
 	d.stop(t)
 
 	d = start(t, bin, data, "--replay", pcap)
 	base = "https://" + d.https
 	processing = curl + `'` + base + `/API/stats/processing' | jq -c '[.config.ioWorkers, .config.analyzerShards, .config.analysisLevel]'`
-	expect("after a restart of the daemon", processing, `[2,2,"l3"]`)
-	expect("nothing waits any more", curl+`'`+base+`/API/system/analysis' | jq -c .atNextStart`, `[]`)
+	expectSh(t, "after a restart of the daemon", processing, `[2,2,"l3"]`)
+	expectSh(t, "nothing waits any more", curl+`'`+base+`/API/system/analysis' | jq -c .atNextStart`, `[]`)
 	d.stop(t)
 }

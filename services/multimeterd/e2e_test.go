@@ -144,6 +144,14 @@ func sh(t *testing.T, script string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// expectSh fails the test (and goes on) unless the script prints want.
+func expectSh(t *testing.T, name, script, want string) {
+	t.Helper()
+	if got := sh(t, script); got != want {
+		t.Errorf("%s:\n  %s\n  = %q; want %q", name, script, got, want)
+	}
+}
+
 func TestOperatorWithCurl(t *testing.T) {
 	peertest.Need(t, "curl", "jq", "bash")
 	bin := buildBinary(t)
@@ -174,32 +182,26 @@ func operatorSession(t *testing.T, bin string) {
 		t.Errorf("the generated password appears %d times on stderr; want once (console only, never the log)", n)
 	}
 	base := "https://" + d.https
-	expect := func(name, script, want string) {
-		t.Helper()
-		if got := sh(t, script); got != want {
-			t.Errorf("%s:\n  %s\n  = %q; want %q", name, script, got, want)
-		}
-	}
 
-	expect("no credentials", `curl --silent -k '`+base+`/API/info/system' | jq -r .error`, "authentication required")
-	expect("no credentials status", `curl --silent -k -o /dev/null -w '%{http_code}' '`+base+`/API/info/system'`, "401")
-	expect("basic auth", `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/info/system' | jq -r .product`, "Multimeter")
-	expect("OPTIONS", `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/system' -X OPTIONS | jq -c .subResources`, `["users","log","ringbuffer","replay","analyze-pcap","interfaces","analysis"]`)
-	expect("404", `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/nope' | jq -c '[.status, .error]'`, `[404,"no resource /API/nope"]`)
+	expectSh(t, "no credentials", `curl --silent -k '`+base+`/API/info/system' | jq -r .error`, "authentication required")
+	expectSh(t, "no credentials status", `curl --silent -k -o /dev/null -w '%{http_code}' '`+base+`/API/info/system'`, "401")
+	expectSh(t, "basic auth", `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/info/system' | jq -r .product`, "Multimeter")
+	expectSh(t, "OPTIONS", `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/system' -X OPTIONS | jq -c .subResources`, `["users","log","ringbuffer","replay","analyze-pcap","interfaces","analysis"]`)
+	expectSh(t, "404", `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/nope' | jq -c '[.status, .error]'`, `[404,"no resource /API/nope"]`)
 
 	// Users and roles, as an admin scripts them.
-	expect("create viewer", `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/system/users' -d '{"name":"viewer","password":"viewer-password","roles":["stats"]}' | jq -r '.roles[]'`, "stats")
-	expect("viewer may not manage users", `curl --silent -k -o /dev/null -w '%{http_code}' -u viewer:viewer-password '`+base+`/API/system/users'`, "403")
-	expect("wrong password", `curl --silent -k -o /dev/null -w '%{http_code}' -u viewer:nope-nope '`+base+`/API/info/system'`, "401")
+	expectSh(t, "create viewer", `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/system/users' -d '{"name":"viewer","password":"viewer-password","roles":["stats"]}' | jq -r '.roles[]'`, "stats")
+	expectSh(t, "viewer may not manage users", `curl --silent -k -o /dev/null -w '%{http_code}' -u viewer:viewer-password '`+base+`/API/system/users'`, "403")
+	expectSh(t, "wrong password", `curl --silent -k -o /dev/null -w '%{http_code}' -u viewer:nope-nope '`+base+`/API/info/system'`, "401")
 
 	liveFeed(t, d.https, "viewer", "viewer-password")
 
 	// A token for a script.
 	token := sh(t, `curl --silent -k -u 'admin:`+pw+`' '`+base+`/API/system/users/viewer/tokens' -d '{"name":"script","roles":["stats"]}' | jq -r .secret`)
-	expect("bearer", `curl --silent -k -H 'Authorization: Bearer `+token+`' '`+base+`/API/auth/session' | jq -c '[.user, .method, .roles]'`, `["viewer","token",["stats"]]`)
+	expectSh(t, "bearer", `curl --silent -k -H 'Authorization: Bearer `+token+`' '`+base+`/API/auth/session' | jq -c '[.user, .method, .roles]'`, `["viewer","token",["stats"]]`)
 	tokenID := sh(t, `curl --silent -k -u viewer:viewer-password '`+base+`/API/auth/tokens' | jq -r '.tokens[0].id'`)
-	expect("revoke own token", `curl --silent -k -o /dev/null -w '%{http_code}' -u viewer:viewer-password -X DELETE '`+base+`/API/auth/tokens/`+tokenID+`'`, "204")
-	expect("revoked bearer", `curl --silent -k -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer `+token+`' '`+base+`/API/auth/session'`, "401")
+	expectSh(t, "revoke own token", `curl --silent -k -o /dev/null -w '%{http_code}' -u viewer:viewer-password -X DELETE '`+base+`/API/auth/tokens/`+tokenID+`'`, "204")
+	expectSh(t, "revoked bearer", `curl --silent -k -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer `+token+`' '`+base+`/API/auth/session'`, "401")
 
 	// A browser-like session with a cookie jar and the CSRF token.
 	jar := filepath.Join(t.TempDir(), "cookies")
@@ -208,18 +210,18 @@ func operatorSession(t *testing.T, bin string) {
 	if !strings.Contains(cookies, "#HttpOnly_127.0.0.1\tFALSE\t/\tTRUE\t0\t__Host-mm_session\t") {
 		t.Errorf("cookie jar %q; want an HttpOnly, Secure session cookie for /", cookies)
 	}
-	expect("session", `curl --silent -k -b `+jar+` '`+base+`/API/auth/session' | jq -r .user`, "viewer")
-	expect("POST without CSRF", `curl --silent -k -o /dev/null -w '%{http_code}' -b `+jar+` '`+base+`/API/auth/tokens' -d '{"name":"x","roles":[]}'`, "403")
-	expect("POST with CSRF", `curl --silent -k -o /dev/null -w '%{http_code}' -b `+jar+` -H 'X-CSRF-Token: `+csrf+`' '`+base+`/API/auth/tokens' -d '{"name":"x","roles":[]}'`, "201")
-	expect("form login", `curl --silent -k -o /dev/null -w '%{http_code}' '`+base+`/API/auth/login' -d username=viewer -d password=viewer-password`, "200")
-	expect("password change", `curl --silent -k -o /dev/null -w '%{http_code}' -b `+jar+` -H 'X-CSRF-Token: `+csrf+`' '`+base+`/API/auth/password' -d '{"oldPassword":"viewer-password","newPassword":"viewer-password-2"}'`, "204")
-	expect("old password", `curl --silent -k -o /dev/null -w '%{http_code}' -u viewer:viewer-password '`+base+`/API/info/system'`, "401")
-	expect("new password", `curl --silent -k -o /dev/null -w '%{http_code}' -u viewer:viewer-password-2 '`+base+`/API/info/system'`, "200")
-	expect("logout", `curl --silent -k -o /dev/null -w '%{http_code}' -b `+jar+` -H 'X-CSRF-Token: `+csrf+`' -X POST '`+base+`/API/auth/logout'`, "204")
-	expect("after logout", `curl --silent -k -o /dev/null -w '%{http_code}' -b `+jar+` '`+base+`/API/auth/session'`, "401")
+	expectSh(t, "session", `curl --silent -k -b `+jar+` '`+base+`/API/auth/session' | jq -r .user`, "viewer")
+	expectSh(t, "POST without CSRF", `curl --silent -k -o /dev/null -w '%{http_code}' -b `+jar+` '`+base+`/API/auth/tokens' -d '{"name":"x","roles":[]}'`, "403")
+	expectSh(t, "POST with CSRF", `curl --silent -k -o /dev/null -w '%{http_code}' -b `+jar+` -H 'X-CSRF-Token: `+csrf+`' '`+base+`/API/auth/tokens' -d '{"name":"x","roles":[]}'`, "201")
+	expectSh(t, "form login", `curl --silent -k -o /dev/null -w '%{http_code}' '`+base+`/API/auth/login' -d username=viewer -d password=viewer-password`, "200")
+	expectSh(t, "password change", `curl --silent -k -o /dev/null -w '%{http_code}' -b `+jar+` -H 'X-CSRF-Token: `+csrf+`' '`+base+`/API/auth/password' -d '{"oldPassword":"viewer-password","newPassword":"viewer-password-2"}'`, "204")
+	expectSh(t, "old password", `curl --silent -k -o /dev/null -w '%{http_code}' -u viewer:viewer-password '`+base+`/API/info/system'`, "401")
+	expectSh(t, "new password", `curl --silent -k -o /dev/null -w '%{http_code}' -u viewer:viewer-password-2 '`+base+`/API/info/system'`, "200")
+	expectSh(t, "logout", `curl --silent -k -o /dev/null -w '%{http_code}' -b `+jar+` -H 'X-CSRF-Token: `+csrf+`' -X POST '`+base+`/API/auth/logout'`, "204")
+	expectSh(t, "after logout", `curl --silent -k -o /dev/null -w '%{http_code}' -b `+jar+` '`+base+`/API/auth/session'`, "401")
 
 	// Plain HTTP only redirects.
-	expect("redirect", `curl --silent -o /dev/null -w '%{http_code} %{redirect_url}' 'http://`+d.redirect+`/API/info/system?x=1'`,
+	expectSh(t, "redirect", `curl --silent -o /dev/null -w '%{http_code} %{redirect_url}' 'http://`+d.redirect+`/API/info/system?x=1'`,
 		"308 "+base+"/API/info/system?x=1")
 
 	if strings.Contains(d.log(), "nope-nope") || strings.Contains(d.log(), "viewer-password") {
@@ -235,7 +237,7 @@ func operatorSession(t *testing.T, bin string) {
 	if d.password != "" {
 		t.Errorf("second start showed a password again")
 	}
-	expect("after restart", `curl --silent -k -u 'admin:`+pw+`' 'https://`+d.https+`/API/system/users' | jq -r '.users[].name' | sort | tr '\n' ' '`, "admin viewer")
+	expectSh(t, "after restart", `curl --silent -k -u 'admin:`+pw+`' 'https://`+d.https+`/API/system/users' | jq -r '.users[].name' | sort | tr '\n' ' '`, "admin viewer")
 	d.stop(t)
 }
 

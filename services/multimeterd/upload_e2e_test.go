@@ -34,12 +34,6 @@ func TestPcapUploadWithCurl(t *testing.T) {
 		"--storage", storage, "--upload-limit", strconv.FormatInt(limit, 10))
 	base := "https://" + d.https
 	curl := "curl --silent --show-error -k -u admin:admin-password-1 "
-	expect := func(name, script, want string) {
-		t.Helper()
-		if got := sh(t, script); got != want {
-			t.Errorf("%s:\n  %s\n  = %q; want %q", name, script, got, want)
-		}
-	}
 	announce := func(slot int, name string, size int64) string {
 		return sh(t, curl+fmt.Sprintf(`'%s/API/system/replay/upload' -d '{"fileName": "%s", "fileSize": %d, "replaySlotID": %d, "forceSlotID": true, "useReplayBuffer": true}' | jq -c '[.status // 200, .state]'`,
 			base, name, size, slot))
@@ -49,16 +43,16 @@ func TestPcapUploadWithCurl(t *testing.T) {
 	if got := announce(1, "upload.pcap", fi.Size()); got != `[200,"prepared"]` {
 		t.Fatalf("announce: %s", got)
 	}
-	expect("start", curl+`'`+base+`/API/data/pcap?mm-id=:1' -d '{"command":"start"}' | jq -r .state`, "started")
-	expect("analyze-pcap", curl+`-F 'name=file' -F 'filename=upload.pcap' -F 'file=@`+in+`' '`+base+`/API/system/analyze-pcap?replaySlotID=1' | jq -c '[.state, .packetsRead, .analysis.packets, .replayBuffer.packets]'`,
+	expectSh(t, "start", curl+`'`+base+`/API/data/pcap?mm-id=:1' -d '{"command":"start"}' | jq -r .state`, "started")
+	expectSh(t, "analyze-pcap", curl+`-F 'name=file' -F 'filename=upload.pcap' -F 'file=@`+in+`' '`+base+`/API/system/analyze-pcap?replaySlotID=1' | jq -c '[.state, .packetsRead, .analysis.packets, .replayBuffer.packets]'`,
 		fmt.Sprintf(`["done",%d,%d,%d]`, len(pkts), len(pkts), len(pkts)))
 
 	// Its statistics are the slot's, by parameter or header; the live
 	// instance saw none of it.
 	host := tsharkFrames(t, in, "ip.addr==10.2.0.1")
-	expect("slot :1 by mm-id", curl+`'`+base+`/API/stats/modules/ip/ips/10.2.0.1?mm-id=:1&skiphistorydata=true' | jq '.allTime[0] + .allTime[2]'`, strconv.Itoa(len(host)))
-	expect("slot :1 by header", curl+`-H 'X-AllegroPackets-Multimeter-ID: :1' '`+base+`/API/stats/modules/ip/ips/10.2.0.1?skiphistorydata=true' | jq '.allTime[0] + .allTime[2]'`, strconv.Itoa(len(host)))
-	expect("live instance", curl+`-o /dev/null -w '%{http_code}' '`+base+`/API/stats/modules/ip/ips/10.2.0.1'`, "404")
+	expectSh(t, "slot :1 by mm-id", curl+`'`+base+`/API/stats/modules/ip/ips/10.2.0.1?mm-id=:1&skiphistorydata=true' | jq '.allTime[0] + .allTime[2]'`, strconv.Itoa(len(host)))
+	expectSh(t, "slot :1 by header", curl+`-H 'X-AllegroPackets-Multimeter-ID: :1' '`+base+`/API/stats/modules/ip/ips/10.2.0.1?skiphistorydata=true' | jq '.allTime[0] + .allTime[2]'`, strconv.Itoa(len(host)))
+	expectSh(t, "live instance", curl+`-o /dev/null -w '%{http_code}' '`+base+`/API/stats/modules/ip/ips/10.2.0.1'`, "404")
 
 	// The replay buffer holds the packets with their recorded times:
 	// extraction by the capture's clock returns exactly tshark's selection.
@@ -106,10 +100,10 @@ func TestPcapUploadWithCurl(t *testing.T) {
 	}
 	announce(3, "broken.pcap", int64(len(data)/2+7))
 	sh(t, curl+`-o /dev/null '`+base+`/API/data/pcap?mm-id=:3' -d '{"command":"start"}'`)
-	expect("broken capture", curl+`-F 'file=@`+broken+`' '`+base+`/API/system/analyze-pcap?replaySlotID=3' | jq -c '[.status, (.error | test("ends inside a packet"))]'`, `[400,true]`)
+	expectSh(t, "broken capture", curl+`-F 'file=@`+broken+`' '`+base+`/API/system/analyze-pcap?replaySlotID=3' | jq -c '[.status, (.error | test("ends inside a packet"))]'`, `[400,true]`)
 	announce(4, "notes.txt", 5)
 	sh(t, curl+`-o /dev/null '`+base+`/API/data/pcap?mm-id=:4' -d '{"command":"start"}'`)
-	expect("not a capture", `printf hello | `+curl+`-F 'file=@-;filename=notes.txt' '`+base+`/API/system/analyze-pcap?replaySlotID=4' | jq -c .status`, "400")
+	expectSh(t, "not a capture", `printf hello | `+curl+`-F 'file=@-;filename=notes.txt' '`+base+`/API/system/analyze-pcap?replaySlotID=4' | jq -c .status`, "400")
 	if t.Failed() {
 		t.Logf("slots: %s", sh(t, curl+`'`+base+`/API/system/replay'`))
 	}
