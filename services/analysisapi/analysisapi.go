@@ -6,8 +6,8 @@
 // restarting processing, and persisted in the data directory, so the box
 // comes back with it after a reboot.
 //
-//	cfg, err := analysisapi.Load(path)            // before building the engine
-//	analysisapi.Register(router, analysisapi.Config{Path: path, Engine: main, Log: log})
+//	cfg, err := analysisapi.Load(path, memory)    // before building the engine
+//	analysisapi.Register(router, analysisapi.Config{Path: path, Engine: main, Memory: memory, Log: log}, cfg)
 //
 // Routes:
 //
