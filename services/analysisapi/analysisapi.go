@@ -41,16 +41,16 @@ import (
 // there is none. One that needs more than memory bytes (0: unchecked)
 // and more than the defaults is refused as a PUT would refuse it.
 func Load(path string, memory int64) (engine.Config, error) {
-	var cfg engine.Config
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return cfg, nil
+		return engine.Config{}, nil
 	}
 	if err != nil {
-		return cfg, fmt.Errorf("analysisapi: %w", err)
+		return engine.Config{}, fmt.Errorf("analysisapi: %w", err)
 	}
-	if err := parse(data, &cfg); err != nil {
-		return cfg, fmt.Errorf("analysisapi: %s: %w", path, err)
+	cfg, err := parse(data)
+	if err != nil {
+		return engine.Config{}, fmt.Errorf("analysisapi: %s: %w", path, err)
 	}
 	if err := fits(cfg, engine.Config{}, memory); err != nil {
 		return engine.Config{}, fmt.Errorf("analysisapi: %s: %w", path, err)
@@ -76,16 +76,15 @@ func fits(cfg, prev engine.Config, memory int64) error {
 
 // parse decodes and validates a configuration as strictly as the API
 // does: a hand-edited file with a typo must not silently mean defaults.
-func parse(data []byte, cfg *engine.Config) error {
+func parse(data []byte) (engine.Config, error) {
 	var c engine.Config
 	if err := api.DecodeJSON(bytes.NewReader(data), &c); err != nil {
-		return err
+		return engine.Config{}, err
 	}
 	if err := c.Validate(); err != nil {
-		return err
+		return engine.Config{}, err
 	}
-	*cfg = c
-	return nil
+	return c, nil
 }
 
 // Config wires the routes.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/multimeter-fw/multimeter/services/analysis"
 	"github.com/multimeter-fw/multimeter/services/engine"
+	"github.com/multimeter-fw/multimeter/services/stats"
 )
 
 func TestLoad(t *testing.T) {
@@ -52,6 +53,14 @@ func TestLoad(t *testing.T) {
 func TestFits(t *testing.T) {
 	const small = 1 << 30
 	l2 := analysis.LevelL2
+	// A sizing well inside the small box, and a larger one still inside.
+	tiny := engine.Config{Shards: 1, QueuePackets: 1024, Capacities: engine.Capacities{
+		FlowsPerShard: 1 << 12, Connections: 1 << 12, IPs: 1 << 12, IPPeers: 1 << 12, IPPorts: 1 << 12, IPProtocols: 1 << 12,
+		IPMACs: 1 << 12, MACs: 1 << 12, MACPeers: 1 << 12, MACProtocols: 1 << 12, ServerPorts: 1 << 12, Small: 1 << 12,
+		Names: 1 << 12, PerSecond: 1 << 12,
+	}, Stats: stats.Config{HistoryBytes: 16 << 20}}
+	larger := tiny
+	larger.Capacities.Connections = 1 << 18
 	tests := []struct {
 		name      string
 		cfg, prev engine.Config
@@ -61,7 +70,9 @@ func TestFits(t *testing.T) {
 		{"another level", engine.Config{Level: &l2}, engine.Config{}, true},
 		{"more shards", engine.Config{Shards: 8}, engine.Config{Shards: 1}, false},
 		{"fewer shards", engine.Config{Shards: 1}, engine.Config{Shards: 8}, true},
-		{"small tables", engine.Config{Capacities: engine.Capacities{Connections: 1 << 16, FlowsPerShard: 1 << 16}}, engine.Config{}, true},
+		{"smaller tables", engine.Config{Capacities: engine.Capacities{Connections: 1 << 16, FlowsPerShard: 1 << 16}}, engine.Config{}, true},
+		{"larger tables that fit", larger, tiny, true},
+		{"larger tables that do not fit", engine.Config{Shards: 1, Capacities: engine.Capacities{Connections: 1 << 22}}, engine.Config{Shards: 1}, false},
 	}
 	for _, tt := range tests {
 		if err := fits(tt.cfg, tt.prev, small); (err == nil) != tt.ok {

@@ -63,6 +63,7 @@ type Config struct {
 	AnalysisFile string
 
 	analysis engine.Config // read from AnalysisFile at the start
+	memory   int64         // the machine's memory in bytes; 0: unknown
 }
 
 // Validate reports the first configuration mistake.
@@ -159,7 +160,7 @@ func build(cfg Config, log *slog.Logger) (*system, error) {
 		return nil, err
 	}
 	pkts.register(rt, analysis)
-	analysisapi.Register(rt, analysisapi.Config{Path: cfg.AnalysisFile, Engine: analysis.Main(), Memory: machineMemory(), Log: log}, cfg.analysis)
+	analysisapi.Register(rt, analysisapi.Config{Path: cfg.AnalysisFile, Engine: analysis.Main(), Memory: cfg.memory, Log: log}, cfg.analysis)
 	registerStats(rt, hub, analysis, pkts.captures.Registry, cfg, log)
 	return &system{certs: certs, auth: authSvc, hub: hub, router: rt, analysis: analysis, packets: pkts, handler: handler}, nil
 }
@@ -171,8 +172,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	cfg.fillDefaults()
+	cfg.memory = machineMemory()
 	var err error
-	if cfg.analysis, err = analysisapi.Load(cfg.AnalysisFile, machineMemory()); err != nil {
+	if cfg.analysis, err = analysisapi.Load(cfg.AnalysisFile, cfg.memory); err != nil {
 		return fmt.Errorf("daemon: analysis configuration: %w", err)
 	}
 	s, err := build(cfg, log)

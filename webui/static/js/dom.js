@@ -73,3 +73,8 @@ export function field(label, control, hint) {
     control,
     hint ? h('div', {class: 'hint'}, hint) : null);
 }
+
+// select builds a <select> of [value, label] options with value chosen.
+export function select(options, value) {
+  return h('select', null, options.map(([v, label]) => h('option', {value: v, selected: v === value}, label)));
+}

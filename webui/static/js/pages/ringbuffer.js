@@ -2,7 +2,7 @@
 // dropped, time span, disk use, write rate), the storage devices, the
 // configuration (mode, devices and shares, segments, queue) and each
 // buffer's filter rules, applied at once without a restart.
-import {h, field, replace} from '../dom.js';
+import {h, field, replace, select} from '../dom.js';
 import {bytes, count, duration, percent, time} from '../format.js';
 import {card, errorBox, kv, loading, pageHeader, toast} from '../ui.js';
 
@@ -19,10 +19,6 @@ const ACTIONS = [
   ['l4', 'Headers up to L4'], ['l4data', 'L4 headers + payload bytes'],
 ];
 const MiB = 1 << 20;
-
-function select(options, value) {
-  return h('select', null, options.map(([v, label]) => h('option', {value: v, selected: v === value}, label)));
-}
 
 function meter(used, limit) {
   const share = limit ? used / limit : 0;

@@ -3,7 +3,7 @@
 // its overcommit, load balancing, flow timeout, and the virtual link
 // groups. Applying restarts processing with them; they are saved on the
 // appliance.
-import {h, field, replace} from '../dom.js';
+import {h, field, replace, select} from '../dom.js';
 import {bytes} from '../format.js';
 import {card, confirmAction, errorBox, loading, pageHeader, toast} from '../ui.js';
 
@@ -13,10 +13,6 @@ const LEVELS = [
   ['l2', 'Up to L2 (MACs, VLANs)'], ['capture', 'Capture only (interfaces, ring buffer)'],
 ];
 const BALANCING = [['ip', 'By IP pair (default)'], ['flow', 'By flow (few hosts with many connections)']];
-
-function select(options, value) {
-  return h('select', null, options.map(([v, label]) => h('option', {value: v, selected: v === value}, label)));
-}
 
 // number is an optional positive integer field: empty means the default.
 function number(value, placeholder) {
