@@ -268,7 +268,8 @@ func (e *Engine) apply(req restartReq) {
 // Overload counts what an interface lost because the analyzers were
 // overloaded.
 type Overload struct {
-	Packets, Bytes uint64
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
 }
 
 func (e *Engine) countOverload(b *batch) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -216,6 +217,10 @@ func TestMonitorPorts(t *testing.T) {
 		port := ns.sh(t, admin+`'`+base+`/API/system/interfaces' | jq -c '.interfaces[] | select(.name == "a1")'`)
 		if !strings.Contains(port, `"name":"a1"`) {
 			t.Errorf("/API/system/interfaces has no a1: %s", port)
+		}
+		// The same keys as /API/stats/interfaces, which the UI reads too.
+		if !regexp.MustCompile(`"notProcessedDueToOverload":\{"packets":\d+,"bytes":\d+\}`).MatchString(port) {
+			t.Errorf("/API/system/interfaces: a1 has no notProcessedDueToOverload {packets, bytes}: %s", port)
 		}
 		if got := ns.sh(t, admin+`'`+base+`/API/system/ringbuffer/stats' | jq -c '.buffers[0] | [.packets, .droppedPackets]'`); got != fmt.Sprintf("[%d,0]", nPackets) {
 			t.Errorf("ring buffer [packets, dropped] = %s; want [%d,0]", got, nPackets)

@@ -18,12 +18,6 @@ import (
 	"github.com/multimeter-fw/multimeter/services/ws"
 )
 
-// Loss counts packets (and their bytes) that were not processed.
-type Loss struct {
-	Packets uint64 `json:"packets"`
-	Bytes   uint64 `json:"bytes"`
-}
-
 // InterfaceErrors are what a monitor port lost or could not decode.
 type InterfaceErrors struct {
 	Port          uint16 `json:"port"`
@@ -33,7 +27,7 @@ type InterfaceErrors struct {
 	KernelFreezes uint64 `json:"kernelFreezes"` // times the kernel ring's queue froze
 	// NotProcessed were captured but dropped because the analyzers were
 	// overloaded ("not processed due to overload").
-	NotProcessed Loss `json:"notProcessedDueToOverload"`
+	NotProcessed engine.Overload `json:"notProcessedDueToOverload"`
 }
 
 // Interface is a monitor port with the traffic the analysis processed
@@ -72,7 +66,7 @@ func interfaces(c *call) []*Interface {
 		}
 		it.LinkUp, it.SpeedMbps, it.Partner = info.LinkUp, info.SpeedMbps, info.Partner
 		it.KernelDrops, it.KernelFreezes = info.KernelDrops, info.KernelFreezes
-		it.NotProcessed = Loss{Packets: info.NotProcessed.Packets, Bytes: info.NotProcessed.Bytes}
+		it.NotProcessed = info.NotProcessed
 	}
 	out := make([]*Interface, 0, len(byPort))
 	for _, it := range byPort {
@@ -169,7 +163,7 @@ type Processing struct {
 	// drops).
 	Queues []engine.ShardLoad `json:"queues"`
 	// NotProcessed sums the interfaces' overload drops since the start.
-	NotProcessed Loss              `json:"notProcessedDueToOverload"`
+	NotProcessed engine.Overload   `json:"notProcessedDueToOverload"`
 	Interfaces   []InterfaceErrors `json:"interfaces"`
 	Store        stats.Usage       `json:"store"`
 	Websocket    *ws.Stats         `json:"websocket,omitempty"`

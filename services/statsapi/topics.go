@@ -6,6 +6,7 @@ import (
 
 	"github.com/multimeter-fw/multimeter/services/apierr"
 	"github.com/multimeter-fw/multimeter/services/apiparam"
+	"github.com/multimeter-fw/multimeter/services/engine"
 	"github.com/multimeter-fw/multimeter/services/role"
 	"github.com/multimeter-fw/multimeter/services/ws"
 )
@@ -18,13 +19,13 @@ type Dashboard struct {
 		AllTime    Counters `json:"allTime"`
 		LastSecond Counters `json:"lastSecond"`
 	} `json:"traffic"`
-	IPs          int     `json:"ips"`
-	MACs         int     `json:"macs"`
-	Connections  int     `json:"connections"`
-	Running      bool    `json:"running"`
-	Load         float64 `json:"load"` // mean analyzer load (0..1)
-	KernelDrops  uint64  `json:"kernelDrops"`
-	NotProcessed Loss    `json:"notProcessedDueToOverload"`
+	IPs          int             `json:"ips"`
+	MACs         int             `json:"macs"`
+	Connections  int             `json:"connections"`
+	Running      bool            `json:"running"`
+	Load         float64         `json:"load"` // mean analyzer load (0..1)
+	KernelDrops  uint64          `json:"kernelDrops"`
+	NotProcessed engine.Overload `json:"notProcessedDueToOverload"`
 }
 
 func dashboard(c *call) (any, error) {
