@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -50,20 +51,30 @@ func (r *Request) DecodeJSON(v any) error {
 
 // DecodeJSON decodes exactly one JSON value from rd into v, refusing
 // unknown fields; errors are 400s naming the field where JSON says which.
+// A body of null is refused: decoding it would leave v as it was, so a
+// PUT of null would quietly mean "the defaults".
 func DecodeJSON(rd io.Reader, v any) error {
 	dec := json.NewDecoder(rd)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return err
-		}
-		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
-			return apierr.BadParam(te.Field, "want %s", te.Type)
 		}
 		return apierr.New(http.StatusBadRequest, "invalid JSON body: %v", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apierr.New(http.StatusBadRequest, "invalid JSON body: data after the object")
+	}
+	if string(raw) == "null" {
+		return apierr.New(http.StatusBadRequest, "invalid JSON body: null")
+	}
+	strict := json.NewDecoder(bytes.NewReader(raw))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(v); err != nil {
+		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
+			return apierr.BadParam(te.Field, "want %s", te.Type)
+		}
+		return apierr.New(http.StatusBadRequest, "invalid JSON body: %v", err)
 	}
 	return nil
 }

@@ -3,7 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
+	"strings"
 	"unsafe"
 
 	"github.com/multimeter-fw/multimeter/services/analysis"
@@ -193,6 +195,13 @@ func (c Config) tableBytes() int64 {
 
 // Validate reports the first mistake in c.
 func (c Config) Validate() error {
+	// Zero means "the default"; a negative number is a mistake, not a
+	// roundabout way of asking for the default.
+	for _, f := range c.counts() {
+		if f.v < 0 {
+			return fmt.Errorf("engine: %s %d is negative (0 or leaving it out gives the default)", f.name, f.v)
+		}
+	}
 	d := c.WithDefaults()
 	switch {
 	case d.IOWorkers > 64:
@@ -237,6 +246,30 @@ func (c Config) Validate() error {
 		return errors.New("engine: capacities.perSecond must be at least 1024")
 	}
 	return d.Stats.Validate()
+}
+
+type namedCount struct {
+	name string
+	v    int64
+}
+
+// counts are c's sizes and durations (its integer fields and those of its
+// capacities), by their JSON names: found by reflection, so that a field
+// added later is checked too.
+func (c Config) counts() []namedCount {
+	var out []namedCount
+	add := func(prefix string, v reflect.Value) {
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			if f.Type.Kind() == reflect.Int || f.Type.Kind() == reflect.Int64 {
+				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				out = append(out, namedCount{prefix + name, v.Field(i).Int()})
+			}
+		}
+	}
+	add("", reflect.ValueOf(c))
+	add("capacities.", reflect.ValueOf(c.Capacities))
+	return out
 }
 
 // level returns the configured level (after defaults).
