@@ -16,7 +16,8 @@
 //	PUT /API/system/analysis[?clear=true]  the whole engine.Config (fields left out take their defaults):
 //	                                       400 for a bad one (nothing changes), else
 //	                                       processing restarts with it (clear: statistics start over;
-//	                                       new capacities or history always start a new store)
+//	                                       new capacities or history always start a new store); a
+//	                                       replayed file goes on where it was, or starts over with them
 package analysisapi
 
 import (

@@ -139,7 +139,8 @@ func (e *Engine) Attach(s tap.Sink) (detach func()) {
 
 // Run processes src until ctx is cancelled (nil: a clean stop) or the
 // source ends (nil for a finished file). A restart in between stops the
-// source and runs it again with the new configuration (a file starts over).
+// source and runs it again with the new configuration: a file goes on
+// where it stopped, or starts over when the statistics do.
 func (e *Engine) Run(ctx context.Context, src capture.Source) error {
 	e.mu.Lock()
 	if e.running {
@@ -194,7 +195,11 @@ func (e *Engine) Run(ctx context.Context, src capture.Source) error {
 			<-errc
 			e.mu.Lock()
 			e.retire(pl)
-			e.apply(req)
+			if e.apply(req) {
+				if r, ok := src.(rewinder); ok {
+					r.Rewind()
+				}
+			}
 			e.mu.Unlock()
 			restarted = req.done
 		}
@@ -249,12 +254,12 @@ func (e *Engine) Restart(cfg Config, clear bool) error {
 }
 
 // apply switches the store as a restart requires. The pipeline is
-// stopped; e.mu is held.
-func (e *Engine) apply(req restartReq) {
+// stopped; e.mu is held. It reports whether the statistics start over.
+func (e *Engine) apply(req restartReq) (cleared bool) {
 	if !reflect.DeepEqual(req.old.Capacities, req.cfg.Capacities) || !reflect.DeepEqual(req.old.Stats, req.cfg.Stats) {
 		e.stats.Store(newStats(req.cfg.Capacities, req.cfg.Stats))
 		clear(e.drops)
-		return
+		return true
 	}
 	if req.clear {
 		st := e.stats.Load()
@@ -263,6 +268,7 @@ func (e *Engine) apply(req restartReq) {
 		st.Store.Unlock()
 		clear(e.drops)
 	}
+	return req.clear
 }
 
 // Overload counts what an interface lost because the analyzers were

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -461,5 +463,54 @@ func TestSIPNumbersOnMediaFlows(t *testing.T) {
 	}
 	if media == 0 {
 		t.Fatal("tshark found no RTP set up by SIP")
+	}
+}
+
+// TestRestartedReplayCountsEachPacketOnce: a replay restarted with new
+// settings goes on where it stopped, so its packets are counted once; a
+// restart that starts the statistics over replays the file from its start.
+func TestRestartedReplayCountsEachPacketOnce(t *testing.T) {
+	const n = 6000
+	path := filepath.Join(t.TempDir(), "mix.pcap")
+	var b bytes.Buffer
+	// 6000 packets over 3 s of capture, replayed at 2x: 1.5 s.
+	if err := trafficgen.WritePcap(&b, trafficgen.New(trafficgen.Config{Seed: 10, PacketsPerSecond: 2000}), n); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, clear := range []bool{false, true} {
+		e, err := New(testConfig(1), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := &counter{}
+		e.Attach(seen)
+		src, err := filesource.Open(path, filesource.Config{Paced: true, Speed: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- e.Run(context.Background(), src) }()
+		waitFor(t, "a part of the replay", func() bool { return seen.n.Load() >= n/4 })
+		before := seen.n.Load() // at most what is analysed before the restart
+		if err := e.Restart(testConfig(2), clear); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		got, _ := e.Stats().Interfaces.Ports.Get(iface.Key{Port: 0}, stats.Query{SkipHistory: true})
+		if got.AllTime.RxPackets != n {
+			t.Errorf("restart (clear %v) during the replay: the interface counted %d packets; want the file's %d", clear, got.AllTime.RxPackets, n)
+		}
+		analysed := seen.n.Load()
+		switch {
+		case !clear && analysed != n:
+			t.Errorf("restart without clearing: %d packets analysed; want each of the %d once", analysed, n)
+		case clear && (analysed < n+before || before >= n):
+			t.Errorf("clearing restart after %d packets: %d analysed; want the whole file again after them", before, analysed)
+		}
 	}
 }

@@ -42,6 +42,12 @@ type analysisWaiter interface{ MayWaitForAnalysis() bool }
 // the instance's clock (replays).
 type packetClocked interface{ PacketClock() bool }
 
+// rewinder is implemented by sources that can start over (files). A
+// restart that starts the statistics over rewinds them, so the capture is
+// analysed again from its start; any other restart goes on where the
+// source stopped, so that no packet is counted twice.
+type rewinder interface{ Rewind() }
+
 // losslessQueuePackets bounds the queue of a source that can wait.
 const losslessQueuePackets = 2048
 

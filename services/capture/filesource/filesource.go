@@ -66,6 +66,10 @@ type Source struct {
 	mu       sync.Mutex
 	consumed bool
 	once     bool // reader sources run once
+	// next is the record the next Run starts at: the first one the last
+	// Run did not hand to the analysis. A restart of processing goes on
+	// from there; Rewind starts over.
+	next int
 
 	packets, bytes, unsupported atomic.Uint64
 	truncated                   atomic.Bool
@@ -133,9 +137,22 @@ func (s *Source) Ports() []capture.PortInfo {
 	return []capture.PortInfo{{Port: s.cfg.Port, Name: s.name, LinkUp: true, Partner: -1}}
 }
 
-// Run replays the capture into one worker's handler. It returns nil at
-// the end of the capture or when ctx is cancelled, and an error for a file
-// that is not a capture or breaks off in the middle of a block.
+// Rewind makes the next Run replay the capture from its start, and the
+// counters count from there.
+func (s *Source) Rewind() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.next = 0
+	s.packets.Store(0)
+	s.bytes.Store(0)
+	s.unsupported.Store(0)
+	s.truncated.Store(false)
+}
+
+// Run replays the capture into one worker's handler, from where the last
+// Run stopped (see Rewind). It returns nil at the end of the capture or
+// when ctx is cancelled, and an error for a file that is not a capture or
+// breaks off in the middle of a block.
 func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Handler) (err error) {
 	s.mu.Lock()
 	if s.once && s.consumed {
@@ -143,6 +160,7 @@ func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Ha
 		return ErrConsumed
 	}
 	s.consumed = true
+	skip := s.next
 	s.mu.Unlock()
 	r, mem, closeFile, err := s.reader()
 	if err != nil {
@@ -167,11 +185,15 @@ func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Ha
 	var p decode.Packet
 	var pace pacer
 	var packets, bytes uint64
+	n := 0 // the record at hand
 	defer func() {
 		s.packets.Add(packets)
 		s.bytes.Add(bytes)
+		s.mu.Lock()
+		s.next = max(n, skip) // stopped while skipping: still from there
+		s.mu.Unlock()
 	}()
-	for n := 0; ; n++ {
+	for ; ; n++ {
 		if n&255 == 0 {
 			s.packets.Add(packets)
 			s.bytes.Add(bytes)
@@ -190,6 +212,9 @@ func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Ha
 				return nil
 			}
 			return fmt.Errorf("filesource: %s: packet %d: %w", s.name, n+1, err)
+		}
+		if n < skip {
+			continue // handed to the analysis by an earlier Run
 		}
 		if !decode.Supported(link) {
 			s.unsupported.Add(1)

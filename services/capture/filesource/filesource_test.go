@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/multimeter-fw/multimeter/services/capture"
@@ -57,25 +59,106 @@ func TestReplayFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 2 { // a file source runs again after a restart
-		rec := run(t, s)
-		if len(rec.packets) != 500 || rec.flushes == 0 {
-			t.Fatalf("Run handed %d packets, flushed %d times; want 500, at least once", len(rec.packets), rec.flushes)
-		}
-		for _, p := range rec.packets {
-			if p.Port != 3 {
-				t.Fatalf("packet on port %d; want 3", p.Port)
-			}
+	rec := run(t, s)
+	if len(rec.packets) != 500 || rec.flushes == 0 {
+		t.Fatalf("Run handed %d packets, flushed %d times; want 500, at least once", len(rec.packets), rec.flushes)
+	}
+	for _, p := range rec.packets {
+		if p.Port != 3 {
+			t.Fatalf("packet on port %d; want 3", p.Port)
 		}
 	}
-	if st := s.Stats(); st.Packets != 1000 || st.Truncated {
-		t.Errorf("Stats() = %+v; want 1000 packets, not truncated", st)
+	// Run again (a restart of processing) it goes on where it ended.
+	if rec := run(t, s); len(rec.packets) != 0 {
+		t.Errorf("Run after the end handed %d packets; want none", len(rec.packets))
+	}
+	if st := s.Stats(); st.Packets != 500 || st.Truncated {
+		t.Errorf("Stats() = %+v; want 500 packets, not truncated", st)
+	}
+	s.Rewind()
+	if rec := run(t, s); len(rec.packets) != 500 {
+		t.Errorf("Run after Rewind handed %d packets; want 500", len(rec.packets))
+	}
+	if st := s.Stats(); st.Packets != 500 {
+		t.Errorf("Stats() after Rewind and Run = %+v; want 500 packets", st)
 	}
 	if !s.CanWait() || !s.PacketClock() {
 		t.Error("a full-speed replay must be lossless and on the packets' clock")
 	}
 	if ports := s.Ports(); len(ports) != 1 || ports[0].Port != 3 || ports[0].Name != "x.pcap" || !ports[0].LinkUp {
 		t.Errorf("Ports() = %+v", ports)
+	}
+}
+
+// stopper cancels its replay once it has been handed n packets.
+type stopper struct {
+	recorder
+	n      int
+	cancel context.CancelFunc
+}
+
+func (r *stopper) Handle(p *decode.Packet, link decode.LinkType, frame []byte) {
+	r.recorder.Handle(p, link, frame)
+	if len(r.packets) == r.n {
+		r.cancel()
+	}
+}
+
+// TestStoppedReplayGoesOn: a replay stopped by a restart of processing
+// goes on where it stopped, so that no packet is analysed twice or
+// skipped; also when several files replay at once.
+func TestStoppedReplayGoesOn(t *testing.T) {
+	dir := t.TempDir()
+	var m Multi
+	for i, n := range []int{1000, 300} {
+		path := filepath.Join(dir, fmt.Sprintf("%d.pcap", i))
+		if err := os.WriteFile(path, mix(t, n), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(path, Config{Port: uint16(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m = append(m, s)
+	}
+	want := map[uint16][]int64{} // timestamps by port, as a full replay hands them
+	for _, s := range m {
+		for _, p := range run(t, s).packets {
+			want[p.Port] = append(want[p.Port], p.Timestamp)
+		}
+	}
+	m.Rewind()
+
+	got := map[uint16][]int64{}
+	for pass := 0; ; pass++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		handlers := []*stopper{{n: 100, cancel: cancel}, {n: 100, cancel: cancel}}
+		if err := m.Run(ctx, func(w int) capture.Handler { return handlers[w] }); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		n := 0
+		for _, h := range handlers {
+			n += len(h.packets)
+			for _, p := range h.packets {
+				got[p.Port] = append(got[p.Port], p.Timestamp)
+			}
+		}
+		if n == 0 {
+			break
+		}
+		if pass > 20 {
+			t.Fatal("the replay never ends")
+		}
+	}
+	for port, ts := range want {
+		if !slices.Equal(got[port], ts) {
+			t.Errorf("port %d: stopped and run again %d times, the replay handed %d packets; want the %d of one replay, in order",
+				port, len(got[port]), len(got[port]), len(ts))
+		}
+	}
+	if st := m[0].Stats(); st.Packets != 1000 {
+		t.Errorf("Stats() = %+v; want the file's 1000 packets once", st)
 	}
 }
 
@@ -188,7 +271,8 @@ func TestFileCutWhileReplaying(t *testing.T) {
 	if len(rec.frames) == 0 || len(rec.frames) >= 20000 {
 		t.Errorf("%d packets before the cut", len(rec.frames))
 	}
-	// The same source reads what is left of the file.
+	// Rewound, the same source reads what is left of the file.
+	s.Rewind()
 	rec = &frameRecorder{}
 	if err := s.Run(context.Background(), func(int) capture.Handler { return rec }); err != nil || len(rec.frames) == 0 {
 		t.Errorf("Run of the cut file = %v with %d packets", err, len(rec.frames))

@@ -36,6 +36,13 @@ func (m Multi) Ports() []capture.PortInfo {
 	return ports
 }
 
+// Rewind makes the next Run replay every capture from its start.
+func (m Multi) Rewind() {
+	for _, s := range m {
+		s.Rewind()
+	}
+}
+
 // Run replays all captures concurrently and returns the first error.
 func (m Multi) Run(ctx context.Context, newHandler func(worker int) capture.Handler) error {
 	var wg sync.WaitGroup
