@@ -130,7 +130,8 @@ func TestStoppedReplayGoesOn(t *testing.T) {
 	m.Rewind()
 
 	got := map[uint16][]int64{}
-	for pass := 0; ; pass++ {
+	passes := 0
+	for ; ; passes++ {
 		ctx, cancel := context.WithCancel(context.Background())
 		handlers := []*stopper{{n: 100, cancel: cancel}, {n: 100, cancel: cancel}}
 		if err := m.Run(ctx, func(w int) capture.Handler { return handlers[w] }); err != nil {
@@ -147,14 +148,14 @@ func TestStoppedReplayGoesOn(t *testing.T) {
 		if n == 0 {
 			break
 		}
-		if pass > 20 {
+		if passes > 20 {
 			t.Fatal("the replay never ends")
 		}
 	}
 	for port, ts := range want {
 		if !slices.Equal(got[port], ts) {
 			t.Errorf("port %d: stopped and run again %d times, the replay handed %d packets; want the %d of one replay, in order",
-				port, len(got[port]), len(got[port]), len(ts))
+				port, passes, len(got[port]), len(ts))
 		}
 	}
 	if st := m[0].Stats(); st.Packets != 1000 {
