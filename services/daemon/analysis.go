@@ -31,8 +31,9 @@ func newAnalysis(cfg Config, log *slog.Logger) (*engine.Registry, error) {
 	return reg, nil
 }
 
-// startMain runs the main instance on src (nil: nothing to run). The
-// returned stop function cancels processing and waits for it.
+// startMain runs the main instance on src (nil: nothing to run), and a
+// finished replay again when a restart rewinds it. The returned stop
+// function cancels processing and waits for it.
 func startMain(ctx context.Context, main *engine.Engine, src capture.Source, log *slog.Logger) (stop func()) {
 	if src == nil {
 		return func() {}
@@ -40,14 +41,23 @@ func startMain(ctx context.Context, main *engine.Engine, src capture.Source, log
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := main.Run(ctx, src); err != nil {
-			log.Error("analysis stopped", "err", err)
-			return
-		}
-		if main.Finished() {
+		for {
+			if err := main.Run(ctx, src); err != nil {
+				log.Error("analysis stopped", "err", err)
+				return
+			}
+			if !main.Finished() {
+				return
+			}
 			st := main.Stats()
 			log.Info("replay analysed", "ips", st.IP.IPs.Len(0), "connections", st.Conns.Conns.Len(0),
 				"lastSecond", st.Store.Now(), "tables", tableFill(st.Store.Usage()))
+			select {
+			case <-ctx.Done():
+				return
+			case <-main.Rerun():
+				log.Info("replay rewound: analysing it again with the new settings")
+			}
 		}
 	})
 	return func() {

@@ -46,6 +46,8 @@ type Engine struct {
 	drops     map[uint16]*Overload
 	sinkID    int
 	finished  bool // the last Run ended because its source did
+	// rerun tells Run's caller that a finished replay was rewound (Rerun).
+	rerun chan struct{}
 
 	done Processed // totals of finished pipelines
 
@@ -76,7 +78,7 @@ func New(cfg Config, log *slog.Logger) (*Engine, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.WithDefaults()
-	e := &Engine{log: log, cfg: cfg, restartCh: make(chan restartReq, 1), drops: map[uint16]*Overload{}}
+	e := &Engine{log: log, cfg: cfg, restartCh: make(chan restartReq, 1), rerun: make(chan struct{}, 1), drops: map[uint16]*Overload{}}
 	e.stats.Store(newStats(cfg.Capacities, cfg.Stats))
 	e.load.Store(&Load{})
 	return e, nil
@@ -216,12 +218,33 @@ func (e *Engine) stop(finished bool) {
 	e.pl.Store(nil)
 	select {
 	case req := <-e.restartCh:
-		e.apply(req)
+		e.applyIdle(req)
 		close(req.done)
 	default:
 	}
 	e.restarting.Store(false)
 }
+
+// applyIdle applies a restart while nothing is processed. A finished
+// replay whose statistics start over is rewound, and Rerun tells the
+// caller of Run to run it again: the file is analysed with the new
+// settings, where an empty instance would stay empty. e.mu is held.
+func (e *Engine) applyIdle(req restartReq) {
+	if !e.apply(req) || !e.finished {
+		return
+	}
+	if r, ok := e.src.(rewinder); ok {
+		r.Rewind()
+		select {
+		case e.rerun <- struct{}{}:
+		default: // one is pending already
+		}
+	}
+}
+
+// Rerun delivers when a restart that starts the statistics over has
+// rewound the finished replay: Run it again to analyse it anew.
+func (e *Engine) Rerun() <-chan struct{} { return e.rerun }
 
 // Restart applies cfg and restarts processing (when running), clearing
 // the statistics if clear is set, and returns once processing runs with
@@ -236,7 +259,7 @@ func (e *Engine) Restart(cfg Config, clear bool) error {
 	req := restartReq{old: e.cfg, cfg: cfg, clear: clear, done: make(chan struct{})}
 	e.cfg = cfg
 	if !e.running {
-		e.apply(req)
+		e.applyIdle(req)
 		e.mu.Unlock()
 		return nil
 	}

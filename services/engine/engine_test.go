@@ -514,3 +514,63 @@ func TestRestartedReplayCountsEachPacketOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestFinishedReplayRerunsWhenCleared: new settings that start the
+// statistics over rewind a finished replay, so that it is analysed again
+// with them; settings that keep the statistics leave it finished.
+func TestFinishedReplayRerunsWhenCleared(t *testing.T) {
+	const n = 3000
+	path := filepath.Join(t.TempDir(), "mix.pcap")
+	var b bytes.Buffer
+	if err := trafficgen.WritePcap(&b, trafficgen.New(trafficgen.Config{Seed: 11}), n); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(testConfig(1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := filesource.Open(path, filesource.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Run(context.Background(), src); err != nil || !e.Finished() {
+		t.Fatalf("Run = %v, finished %v", err, e.Finished())
+	}
+	rerun := func() bool {
+		select {
+		case <-e.Rerun():
+			return true
+		default:
+			return false
+		}
+	}
+	l2 := analysis.LevelL2
+	cfg := testConfig(2)
+	cfg.Level = &l2
+	if err := e.Restart(cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	if rerun() {
+		t.Error("a restart that keeps the statistics asked for the finished replay to run again")
+	}
+	if err := e.Restart(cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	if !rerun() {
+		t.Fatal("a clearing restart of a finished replay did not ask for it to run again")
+	}
+	if err := e.Run(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Stats()
+	got, _ := st.Interfaces.Ports.Get(iface.Key{Port: 0}, stats.Query{SkipHistory: true})
+	if got.AllTime.RxPackets != n {
+		t.Errorf("the replay run again counted %d packets; want the file's %d", got.AllTime.RxPackets, n)
+	}
+	if st.IP.IPs.Len(0) != 0 || st.MAC.MACs.Len(0) == 0 {
+		t.Errorf("run again at level l2: %d IPs, %d MACs; want none and some", st.IP.IPs.Len(0), st.MAC.MACs.Len(0))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/multimeter-fw/multimeter/tools/peertest"
 )
@@ -74,5 +75,23 @@ func TestAnalysisSettingsWithCurl(t *testing.T) {
 	processing = curl + `'` + base + `/API/stats/processing' | jq -c '[.config.ioWorkers, .config.analyzerShards, .config.analysisLevel]'`
 	expectSh(t, "after a restart of the daemon", processing, `[2,2,"l3"]`)
 	expectSh(t, "nothing waits any more", curl+`'`+base+`/API/system/analysis' | jq -c .atNextStart`, `[]`)
+
+	// Settings that start the statistics over analyse the finished replay
+	// again with them, each packet once.
+	finishedWith := func() string {
+		return sh(t, curl+`'`+base+`/API/stats/processing' | jq -c '[.finished, .config.analysisLevel]'`) + " " +
+			sh(t, curl+`'`+base+`/API/stats/interfaces?skiphistorydata=true' | jq '.displayedItems[0].allTime[0]'`)
+	}
+	waitFor := func(what, want string) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); finishedWith() != want; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: [finished, level] packets = %s; want %s", what, finishedWith(), want)
+			}
+		}
+	}
+	waitFor("the replay", `[true,"l3"] 20000`)
+	expectSh(t, "cleared", curl+`-X PUT -o /dev/null -w '%{http_code}' '`+base+`/API/system/analysis?clear=true' -d '{"ioWorkers": 2, "analyzerShards": 2, "analysisLevel": "l2"}'`, "200")
+	waitFor("the replay analysed again", `[true,"l2"] 20000`)
 	d.stop(t)
 }

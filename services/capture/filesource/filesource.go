@@ -138,10 +138,14 @@ func (s *Source) Ports() []capture.PortInfo {
 }
 
 // Rewind makes the next Run replay the capture from its start, and the
-// counters count from there.
+// counters count from there. A stream (FromReader) cannot start over:
+// Rewind leaves it as it is.
 func (s *Source) Rewind() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.once {
+		return
+	}
 	s.next = 0
 	s.packets.Store(0)
 	s.bytes.Store(0)
