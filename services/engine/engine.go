@@ -198,9 +198,7 @@ func (e *Engine) Run(ctx context.Context, src capture.Source) error {
 			e.mu.Lock()
 			e.retire(pl)
 			if e.apply(req) {
-				if r, ok := src.(rewinder); ok {
-					r.Rewind()
-				}
+				rewind(src)
 			}
 			e.mu.Unlock()
 			restarted = req.done
@@ -230,16 +228,21 @@ func (e *Engine) stop(finished bool) {
 // caller of Run to run it again: the file is analysed with the new
 // settings, where an empty instance would stay empty. e.mu is held.
 func (e *Engine) applyIdle(req restartReq) {
-	if !e.apply(req) || !e.finished {
-		return
-	}
-	if r, ok := e.src.(rewinder); ok {
-		r.Rewind()
+	if e.apply(req) && e.finished && rewind(e.src) {
 		select {
 		case e.rerun <- struct{}{}:
 		default: // one is pending already
 		}
 	}
+}
+
+// rewind makes src start over if it can, and reports whether it could.
+func rewind(src capture.Source) bool {
+	r, ok := src.(rewinder)
+	if ok {
+		r.Rewind()
+	}
+	return ok
 }
 
 // Rerun delivers when a restart that starts the statistics over has
