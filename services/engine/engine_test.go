@@ -287,6 +287,9 @@ func TestOverloadIsCountedNotSilent(t *testing.T) {
 	src.c <- span(0, 1)
 	<-sink.started
 	src.c <- span(1, len(f.data))
+	// The source takes this only once it has handed every packet above
+	// on: the shard must stay blocked until then, or it keeps up.
+	src.c <- nil
 	close(sink.release)
 	close(src.c)
 	if err := <-done; err != nil {
