@@ -66,15 +66,16 @@ func startMain(ctx context.Context, main *engine.Engine, src capture.Source, log
 	}
 }
 
-// replaySource replays files into the main instance as ports 0..n-1, at
-// full speed (speed 0) or at the recorded pace times speed.
+// replaySource replays files into the main instance as ports 0..n-1 (a
+// pcapng's further interfaces on n and up), at full speed (speed 0) or at
+// the recorded pace times speed.
 func replaySource(paths []string, speed float64) (capture.Source, error) {
 	if speed < 0 {
 		return nil, fmt.Errorf("daemon: replay speed %g: want 0 (full speed) or more", speed)
 	}
 	var files filesource.Multi
 	for i, path := range paths {
-		s, err := filesource.Open(path, filesource.Config{Port: uint16(i), Paced: speed > 0, Speed: speed})
+		s, err := filesource.Open(path, filesource.Config{Port: uint16(i), PortStride: uint16(len(paths)), Paced: speed > 0, Speed: speed})
 		if err != nil {
 			return nil, fmt.Errorf("daemon: replay: %w", err)
 		}

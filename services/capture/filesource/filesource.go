@@ -39,9 +39,13 @@ var ErrConsumed = errors.New("filesource: reader already consumed")
 
 // Config shapes a replay. The zero value replays at full speed as port 0.
 type Config struct {
-	// Port is the monitor port the packets arrive on; a pcapng
-	// interface's id is added to it.
+	// Port is the monitor port the packets arrive on: those of a pcapng's
+	// first interface; interface k's arrive on Port + k*PortStride.
 	Port uint16
+	// PortStride keeps the interfaces of files replayed at once apart:
+	// of n files, file i has Port i and PortStride n, so its interfaces
+	// arrive on i, i+n, i+2n ... Default 1.
+	PortStride uint16
 	// Paced replays at the recorded pace (times Speed).
 	Paced bool
 	// Speed multiplies the pace; default 1.
@@ -73,6 +77,7 @@ type Source struct {
 
 	packets, bytes, unsupported atomic.Uint64
 	truncated                   atomic.Bool
+	ifaces                      atomic.Uint32 // the highest pcapng interface id seen, plus 1
 }
 
 var _ capture.Source = (*Source)(nil)
@@ -117,6 +122,9 @@ func (c *Config) validate() error {
 	if c.Speed == 0 {
 		c.Speed = 1
 	}
+	if c.PortStride == 0 {
+		c.PortStride = 1
+	}
 	return nil
 }
 
@@ -134,7 +142,19 @@ func (s *Source) Stats() Stats {
 
 // Ports describes the replayed port.
 func (s *Source) Ports() []capture.PortInfo {
-	return []capture.PortInfo{{Port: s.cfg.Port, Name: s.name, LinkUp: true, Partner: -1}}
+	ports := []capture.PortInfo{{Port: s.cfg.Port, Name: s.name, LinkUp: true, Partner: -1}}
+	for k := uint32(1); k < s.ifaces.Load(); k++ {
+		if port, ok := s.port(k); ok {
+			ports = append(ports, capture.PortInfo{Port: port, Name: fmt.Sprintf("%s#%d", s.name, k), LinkUp: true, Partner: -1})
+		}
+	}
+	return ports
+}
+
+// port is the monitor port of the capture's interface k.
+func (s *Source) port(k uint32) (uint16, bool) {
+	port := uint32(s.cfg.Port) + k*uint32(s.cfg.PortStride)
+	return uint16(port), port <= 0xffff
 }
 
 // Rewind makes the next Run replay the capture from its start, and the
@@ -224,7 +244,20 @@ func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Ha
 			s.unsupported.Add(1)
 			continue
 		}
-		p.Port += s.cfg.Port
+		k := uint32(p.Port) // the pcapng interface id; 0 in a pcap
+		if k > 0 {
+			port, ok := s.port(k)
+			if !ok {
+				s.unsupported.Add(1)
+				continue
+			}
+			p.Port = port
+			if k >= s.ifaces.Load() {
+				s.ifaces.Store(k + 1) // only this goroutine writes it
+			}
+		} else {
+			p.Port = s.cfg.Port
+		}
 		if s.cfg.Paced && !pace.wait(ctx, p.Timestamp, s.cfg.Speed, h.Flush) {
 			return nil
 		}

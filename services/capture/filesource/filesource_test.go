@@ -5,10 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/multimeter-fw/multimeter/services/capture"
 	"github.com/multimeter-fw/multimeter/services/decode"
@@ -326,3 +332,79 @@ func FuzzReplay(f *testing.F) {
 		}
 	})
 }
+
+// writeTwoInterfaces writes a pcapng whose packets alternate between two
+// Ethernet interfaces, n of them.
+func writeTwoInterfaces(t *testing.T, path string, n int) {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := pcapgo.NewNgWriter(&b, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AddInterface(pcapgo.NgInterface{Name: "eth1", LinkType: layers.LinkTypeEthernet, SnapLength: 65535}); err != nil {
+		t.Fatal(err)
+	}
+	g := trafficgen.New(trafficgen.Config{Seed: 3})
+	buf := make([]byte, 0, 2048)
+	for i := range n {
+		frame, ts := g.Next(buf)
+		ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(frame), Length: len(frame), InterfaceIndex: i % 2}
+		if err := w.WritePacket(ci, frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInterfacesOfFilesReplayedAtOnce: a pcapng's second interface has a
+// port of its own, apart from the other files' ports, named after it.
+func TestInterfacesOfFilesReplayedAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	ng, pcap := filepath.Join(dir, "two.pcapng"), filepath.Join(dir, "one.pcap")
+	writeTwoInterfaces(t, ng, 100)
+	if err := os.WriteFile(pcap, mix(t, 30), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var m Multi
+	for i, path := range []string{ng, pcap} {
+		s, err := Open(path, Config{Port: uint16(i), PortStride: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m = append(m, s)
+	}
+	var mu sync.Mutex
+	perPort := map[uint16]int{}
+	err := m.Run(context.Background(), func(int) capture.Handler {
+		return handlerFunc(func(p *decode.Packet) {
+			mu.Lock()
+			perPort[p.Port]++
+			mu.Unlock()
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[uint16]int{0: 50, 2: 50, 1: 30}; !maps.Equal(perPort, want) {
+		t.Errorf("packets by port = %v; want %v (two.pcapng's interfaces on 0 and 2, one.pcap on 1)", perPort, want)
+	}
+	var names []string
+	for _, p := range m.Ports() {
+		names = append(names, fmt.Sprintf("%d:%s", p.Port, p.Name))
+	}
+	if want := []string{"0:two.pcapng", "2:two.pcapng#1", "1:one.pcap"}; !slices.Equal(names, want) {
+		t.Errorf("Ports() = %v; want %v", names, want)
+	}
+}
+
+// handlerFunc is a capture.Handler calling a function for every packet.
+type handlerFunc func(p *decode.Packet)
+
+func (f handlerFunc) Handle(p *decode.Packet, _ decode.LinkType, _ []byte) { f(p) }
+func (handlerFunc) Flush()                                                 {}
