@@ -140,7 +140,8 @@ func (s *Source) Stats() Stats {
 	return Stats{Packets: s.packets.Load(), Bytes: s.bytes.Load(), Unsupported: s.unsupported.Load(), Truncated: s.truncated.Load()}
 }
 
-// Ports describes the replayed port.
+// Ports describes the replayed ports: the file's, and one for each further
+// pcapng interface seen so far.
 func (s *Source) Ports() []capture.PortInfo {
 	ports := []capture.PortInfo{{Port: s.cfg.Port, Name: s.name, LinkUp: true, Partner: -1}}
 	for k := uint32(1); k < s.ifaces.Load(); k++ {
