@@ -73,13 +73,13 @@ test: deps vet kernel unit-test race-test
 bench-image: deps
 	$(GO) run ./tools/cmd/benchimage -version $(VERSION)
 
-# Benchmarks: every figure printed beside the peers' figures from the same run.
 # Every fuzz target for FUZZTIME (default 60s) each; findings land in
 # the package's testdata/fuzz/.
 .PHONY: fuzz
 fuzz:
 	./tools/fuzz.sh
 
+# Benchmarks: every figure printed beside the peers' figures from the same run.
 .PHONY: bench bench-analysis bench-api bench-live bench-ringbuf
 bench: bench-analysis bench-api bench-live bench-ringbuf
 

@@ -195,6 +195,14 @@ func TestReplayBadInput(t *testing.T) {
 	if err := s.Run(context.Background(), func(int) capture.Handler { return rec }); !errors.Is(err, ErrConsumed) {
 		t.Errorf("second Run of a reader = %v; want ErrConsumed", err)
 	}
+	// A stream cannot start over: Rewind keeps what it read.
+	s.Rewind()
+	if err := s.Run(context.Background(), func(int) capture.Handler { return rec }); !errors.Is(err, ErrConsumed) {
+		t.Errorf("Run of a rewound reader = %v; want ErrConsumed", err)
+	}
+	if st := s.Stats(); st.Packets != 99 || !st.Truncated {
+		t.Errorf("Stats() of a rewound reader = %+v; want its 99 packets, truncated", st)
+	}
 }
 
 // frameRecorder keeps copies of the frames it is handed.
