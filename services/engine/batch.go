@@ -74,12 +74,19 @@ func newBatchPool(n int) *batchPool {
 	return p
 }
 
-// put returns an empty batch.
+// put returns an empty batch. A batch beyond the pool's size (one a
+// dispatcher made while the pipeline stopped, see dispatcher.send) is
+// left to the garbage collector: taking it in would make a later put wait
+// for a token that no get will ever free, and the shard with it.
 func (p *batchPool) put(b *batch) {
 	p.mu.Lock()
+	if len(p.free) == cap(p.avail) {
+		p.mu.Unlock()
+		return
+	}
 	p.free = append(p.free, b)
 	p.mu.Unlock()
-	p.avail <- struct{}{}
+	p.avail <- struct{}{} // tokens never outnumber free, so never waits
 }
 
 // get waits for an empty batch; it returns nil when stop is closed first.

@@ -110,15 +110,17 @@ var (
 	// ErrState: the slot's upload is not in a state that allows the
 	// command, such as a second upload into a running slot (409).
 	ErrState = errors.New("not possible in this state")
-	// ErrBadCapture: the upload is not a pcap/pcapng capture or breaks
-	// off inside a packet (400).
+	// ErrBadCapture: the upload is not a pcap/pcapng capture, breaks
+	// off inside a packet, or is not the size announced (400).
 	ErrBadCapture = errors.New("broken capture")
 )
 
 // Upload announces an upload; the JSON names are the reference's.
 type Upload struct {
 	FileName string `json:"fileName"`
-	FileSize int64  `json:"fileSize"`
+	// FileSize is the capture's size in bytes; an upload of another
+	// size fails (its packets are analysed all the same). 0: unknown.
+	FileSize int64 `json:"fileSize"`
 	// Slot is the pcap analysis slot (mm-id=:Slot). Unless ForceSlot is
 	// set, a busy slot is replaced by the first idle one.
 	Slot            int  `json:"replaySlotID"`
@@ -467,6 +469,11 @@ func outcome(ss *session, in *limitReader, runErr, ctxErr error) error {
 		return &Error{Kind: ErrBadCapture, Msg: fmt.Sprintf("%s: %v", ss.src.Ports()[0].Name, runErr)}
 	case ss.src.Stats().Truncated:
 		return errorf(ErrBadCapture, "%s ends inside a packet, after %d packets (those were analysed)", ss.src.Ports()[0].Name, ss.src.Stats().Packets)
+	case ss.up.FileSize > 0 && in.n.Load() != ss.up.FileSize:
+		// A capture cut off at a block boundary reads as whole: only
+		// the announced size tells that packets are missing.
+		return errorf(ErrBadCapture, "%s has %d bytes where %d were announced (the %d packets received were analysed)",
+			ss.src.Ports()[0].Name, in.n.Load(), ss.up.FileSize, ss.src.Stats().Packets)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -204,6 +205,23 @@ func samePackets(t *testing.T, want, got []ringbuftest.Packet) {
 	}
 }
 
+// blockEnd is the offset of the end of the first pcapng block that ends
+// after offset off.
+func blockEnd(t *testing.T, file []byte, off int) int {
+	t.Helper()
+	for at := 0; at+12 <= len(file); {
+		n := int(binary.LittleEndian.Uint32(file[at+4:]))
+		if n < 12 {
+			t.Fatalf("block at %d has length %d", at, n)
+		}
+		if at += n; at > off {
+			return at
+		}
+	}
+	t.Fatalf("no block ends after %d", off)
+	return 0
+}
+
 // failingReader breaks off after its data, as a client that goes away.
 type failingReader struct{ r io.Reader }
 
@@ -236,11 +254,18 @@ func TestBrokenUploads(t *testing.T) {
 		{"too large", int64(len(file) / 2), bytes.NewReader(file), ErrTooLarge, "exceeds the upload limit", true},
 		{"client gone", 0, failingReader{bytes.NewReader(file[:len(file)/2])}, ErrBadCapture, "the upload broke off after", true},
 		{"bad block", 0, io.MultiReader(bytes.NewReader(file), bytes.NewReader(badBlock)), ErrBadCapture, "x.pcapng: ", true},
+		// Cut at a block boundary: whole blocks, but not the file announced.
+		{"shorter than announced", 0, bytes.NewReader(file[:blockEnd(t, file, len(file)/2)]), ErrBadCapture, fmt.Sprintf("bytes where %d were announced", len(file)), true},
+		{"longer than announced", 0, io.MultiReader(bytes.NewReader(file), bytes.NewReader(file[blockEnd(t, file, 0):])), ErrBadCapture, fmt.Sprintf("has %d bytes where %d were announced", 2*len(file)-blockEnd(t, file, 0), len(file)), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc, _ := newService(t, Config{MaxBytes: tt.max})
-			prepareAndStart(t, svc, Upload{FileName: "x.pcapng", Slot: 2, ForceSlot: true})
+			size := int64(len(file))
+			if tt.max > 0 {
+				size = 0 // a client that does not say, and sends too much
+			}
+			prepareAndStart(t, svc, Upload{FileName: "x.pcapng", FileSize: size, Slot: 2, ForceSlot: true})
 			st, err := svc.Analyze(context.Background(), 2, Input{Body: tt.body})
 			if !errors.Is(err, tt.kind) || !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("Analyze = %v; want %v mentioning %q", err, tt.kind, tt.msg)
