@@ -16,7 +16,9 @@
 //	     the first file part), or as the raw body with Content-Type
 //	     application/octet-stream; answers when it is analysed
 //
-// Errors: 400 for a bad field or a broken capture, 404 for a slot with
+// Errors: 400 for a bad field or a broken capture (also one of another
+// size than the announced fileSize: its packets are analysed, but some
+// are missing or it is not the file announced), 404 for a slot with
 // nothing announced, 409 for a command the slot's state does not allow,
 // 413 for a capture over the upload limit.
 package replayapi
