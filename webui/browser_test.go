@@ -436,6 +436,19 @@ func selectTime(t *testing.T, tb *tab, value string) {
 	eval[bool](t, tb, `(() => { const s = document.querySelector('.time-select select'); s.value = '`+value+`'; s.dispatchEvent(new Event('change')); return true; })()`)
 }
 
+// setDialogInterval fills the open dialog's from and to fields (local
+// time, as the browser shows them) with Unix seconds.
+func setDialogInterval(t *testing.T, tb *tab, from, to int64) {
+	t.Helper()
+	eval[bool](t, tb, fmt.Sprintf(`(() => {
+		const [from, to] = document.querySelectorAll('dialog input[type=datetime-local]');
+		const local = (s) => { const d = new Date(s * 1000); const p = (n) => String(n).padStart(2, '0');
+			return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + 'T' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds()); };
+		from.value = local(%d); to.value = local(%d);
+		return true;
+	})()`, from, to))
+}
+
 // linksShown returns the texts of the first-column links of the tables
 // in scope, top to bottom.
 func linksShown(t *testing.T, tb *tab, scope string) []string {
@@ -616,13 +629,7 @@ func TestBrowser(t *testing.T) {
 		start, end := tm.FirstSecond+5, tm.FirstSecond+15
 		selectTime(t, tb, "custom")
 		tb.do(t, "custom interval dialog", chromedp.WaitVisible(chromedp.CSS(`dialog input[type=datetime-local]`)))
-		eval[bool](t, tb, fmt.Sprintf(`(() => {
-			const [from, to] = document.querySelectorAll('dialog input[type=datetime-local]');
-			const local = (s) => { const d = new Date(s * 1000); const p = (n) => String(n).padStart(2, '0');
-				return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + 'T' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds()); };
-			from.value = local(%d); to.value = local(%d);
-			return true;
-		})()`, start, end))
+		setDialogInterval(t, tb, start, end)
 		tb.do(t, "apply", chromedp.Click(chromedp.CSS(`dialog button[type=submit]`)))
 		tb.waitJS(t, "custom interval in the URL", fmt.Sprintf(`/t=%d-%d/.test(location.hash)`, start, end))
 		check("custom interval", start, end)
@@ -645,13 +652,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("capture dialog expression = %q; want %q", expr, want)
 		}
 		// The whole capture, from the ring buffer.
-		eval[bool](t, tb, fmt.Sprintf(`(() => {
-			const [from, to] = document.querySelectorAll('dialog input[type=datetime-local]');
-			const local = (s) => { const d = new Date(s * 1000); const p = (n) => String(n).padStart(2, '0');
-				return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + 'T' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds()); };
-			from.value = local(%d); to.value = local(%d);
-			return true;
-		})()`, tm.FirstSecond, tm.LastSecond+2))
+		setDialogInterval(t, tb, tm.FirstSecond, tm.LastSecond+2)
 		file := tb.download(t, func() {
 			tb.do(t, "download", chromedp.Click(chromedp.CSS(`dialog button[type=submit]`)))
 		})
@@ -757,6 +758,72 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("processing after the settings page applied them: %+v; want 2 shards, l3, group vlan10 of VLANs 10, 11", c)
 		}
 		tb.noConsoleErrors(t, "processing settings")
+	})
+
+	t.Run("virtual link group selector", func(t *testing.T) {
+		// The settings above made group 1 (VLANs 10, 11) without clearing:
+		// analyse the capture again so that the group has traffic.
+		var cur struct{ Config json.RawMessage }
+		srv.get(t, "/API/system/analysis", &cur)
+		if err := srv.call("PUT", "/API/system/analysis?clear=true", "admin", adminPassword, cur.Config, nil); err != nil {
+			t.Fatalf("restart with clear: %v", err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var p struct{ Finished bool }
+			srv.get(t, "/API/stats/processing", &p)
+			if p.Finished {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the replay was not analysed again within 60 s")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		var g0, g1 struct{ Entities map[string]int }
+		srv.get(t, "/API/stats/modules/ip", &g0)
+		srv.get(t, "/API/stats/modules/ip?group=1", &g1)
+		if g1.Entities["ips"] == 0 || g1.Entities["ips"] == g0.Entities["ips"] {
+			t.Fatalf("group 1 has %d IPs, group 0 %d: the test shows nothing", g1.Entities["ips"], g0.Entities["ips"])
+		}
+		tb.visit(t, base, "#/dashboard")
+		const sel = `document.querySelector('.topbar select[aria-label="Virtual link group"]')`
+		tb.waitJS(t, "group in the selector", `!`+sel+`.hidden && [...`+sel+`.options].some(o => o.value === '1' && /vlan10/.test(o.textContent))`)
+		eval[bool](t, tb, `(() => { const s = `+sel+`; s.value = '1'; s.dispatchEvent(new Event('change')); return true; })()`)
+		tb.waitJS(t, "group 1 dashboard", `/g=1/.test(location.hash) && document.querySelector('#view').dataset.route === location.hash && document.querySelector('#fig-ips').dataset.value !== undefined`)
+		if got, want := eval[string](t, tb, `document.querySelector('#fig-ips').dataset.value`), fmt.Sprint(g1.Entities["ips"]); got != want {
+			t.Errorf("dashboard of group 1 shows %s IPs; the API says %s for group 1 (%d for group 0)", got, want, g0.Entities["ips"])
+		}
+		if links := eval[int](t, tb, `[...document.querySelectorAll('nav.sidebar a')].filter(a => !/g=1/.test(a.getAttribute('href'))).length`); links != 0 {
+			t.Errorf("%d navigation links leave group 1", links)
+		}
+		// A table of the group, loaded over REST with a time range.
+		var tm struct{ FirstSecond, LastSecond int64 }
+		srv.get(t, "/API/stats/time", &tm)
+		route := fmt.Sprintf("#/ips?g=1&t=%d-%d", tm.FirstSecond, tm.LastSecond+1)
+		tb.visit(t, base, route)
+		ips := srv.ips(t, fmt.Sprintf("/API/stats/modules/ip/ips_paged?group=1&sort=bps&reverse=true&page=0&count=25&starttime=%d&endtime=%d", tm.FirstSecond, tm.LastSecond+1))
+		waitLinks(t, tb, "IPs of group 1", ".data-table", ips)
+		// Its packets are the group's too.
+		tb.visit(t, base, "#/ips/"+url.PathEscape(ips[0])+"?g=1")
+		tb.do(t, "open the capture dialog", chromedp.Click(chromedp.CSS(`.page-header .pcap-button`)), chromedp.WaitVisible(chromedp.CSS(`dialog .capture-dialog`)))
+		if expr, want := eval[string](t, tb, `document.querySelector('dialog .capture-dialog input.mono').value`), "ip=="+ips[0]+" and group==1"; expr != want {
+			t.Errorf("capture dialog of an IP in group 1: expression %q; want %q", expr, want)
+		}
+		setDialogInterval(t, tb, tm.FirstSecond, tm.LastSecond+2)
+		file := tb.download(t, func() {
+			tb.do(t, "download", chromedp.Click(chromedp.CSS(`dialog button[type=submit]`)))
+		})
+		tb.waitJS(t, "saved message", `/Saved/.test(document.querySelector('dialog .progress').textContent)`)
+		filter := "ip.addr==" + ips[0] + " && (vlan.id==10 || vlan.id==11)"
+		if strings.Contains(ips[0], ":") {
+			filter = "ipv6.addr==" + ips[0] + " && (vlan.id==10 || vlan.id==11)"
+		}
+		if got, want := tsharkCount(t, tshark, file, ""), tsharkCount(t, tshark, srv.pcap, filter); got == 0 || got != want {
+			t.Errorf("pcap of %s in group 1: %d packets; tshark finds %d packets with %s in the replayed capture", ips[0], got, want, filter)
+		}
+		tb.do(t, "close the dialog", chromedp.Click(chromedp.CSS(`dialog .dialog-close`)))
+		tb.noConsoleErrors(t, "group selector")
 	})
 
 	t.Run("a stats-only user sees no admin pages", func(t *testing.T) {

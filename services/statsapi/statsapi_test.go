@@ -314,6 +314,18 @@ func TestAnalysisSlot(t *testing.T) {
 	if main.TotalItems == slot.TotalItems {
 		t.Errorf("main and slot 1 both have %d IPs; they analysed different captures", main.TotalItems)
 	}
+
+	// The instances and their virtual link groups, as the UI's selectors
+	// offer them: the main instance has the fixture's group vlan10.
+	var pcap Pcap
+	f.getJSON(t, "/API/stats/pcap", &pcap)
+	groups := map[int][]string{}
+	for _, s := range pcap.Slots {
+		groups[s.Slot] = s.Groups
+	}
+	if diff := cmp.Diff(map[int][]string{0: {"default", "vlan10"}, 1: {"default"}}, groups); diff != "" {
+		t.Errorf("groups of the analysis slots (-want +got):\n%s", diff)
+	}
 }
 
 // TestModulesAgainstTshark checks each module's figures, read through the

@@ -179,6 +179,9 @@ type Slot struct {
 	Packets     uint64   `json:"packets"` // processed, all interfaces, all time
 	Bytes       uint64   `json:"bytes"`
 	Sources     []string `json:"sources"` // replayed files or interfaces
+	// Groups names the virtual link groups by number (group=N): "default"
+	// and then the configured groups' names.
+	Groups []string `json:"groups"`
 }
 
 // Pcap lists the analysis instances (slot 0 is the main one, 1.. the pcap
@@ -268,7 +271,10 @@ func (a *API) registerSystem() {
 func slotOf(n int, eng *engine.Engine) Slot {
 	st := eng.Stats()
 	u := st.Store.Usage()
-	s := Slot{Slot: n, Running: eng.Running(), Finished: eng.Finished(), FirstSecond: u.First, LastSecond: u.Now, Sources: []string{}}
+	s := Slot{Slot: n, Running: eng.Running(), Finished: eng.Finished(), FirstSecond: u.First, LastSecond: u.Now, Sources: []string{}, Groups: []string{"default"}}
+	for _, g := range eng.Config().Groups {
+		s.Groups = append(s.Groups, g.Name)
+	}
 	for _, info := range eng.Interfaces() {
 		if info.Name != "" {
 			s.Sources = append(s.Sources, info.Name)

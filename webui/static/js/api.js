@@ -42,17 +42,21 @@ export class Api {
   constructor() {
     this.csrf = '';
     this.slot = 0; // analysis instance: 0 live, 1.. pcap analysis slots
+    this.group = 0; // virtual link group of the statistics of that instance
     this.onUnauthorized = () => {};
   }
 
-  // url builds a request URL; empty parameters are left out and mm-id
-  // is added for the per-instance paths when a slot is selected.
+  // url builds a request URL; empty parameters are left out, mm-id is
+  // added for the per-instance paths when a slot is selected, and the
+  // selected group for the statistics of the selected slot (another
+  // instance's groups are not this one's).
   url(path, params = {}, slot = this.slot) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) {
       if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
     }
     if (slot && perInstance(path) && !q.has('mm-id')) q.set('mm-id', `:${slot}`);
+    if (this.group && slot === this.slot && path.startsWith('/API/stats') && !q.has('group')) q.set('group', String(this.group));
     const qs = q.toString();
     return qs ? `${path}?${qs}` : path;
   }

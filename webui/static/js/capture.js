@@ -15,6 +15,9 @@ export const CAPTURE_PATH = '/API/data/modules/capture';
 // pcapButton opens the capture dialog for an expression.
 export function pcapButton(app, expression, label = 'pcap') {
   if (!app.has('pcap')) return null;
+  // The statistics shown are a virtual link group's: so are its packets
+  // (the ring buffer records each packet's group).
+  if (app.group) expression = `${/ or |\|\|/.test(expression) ? `(${expression})` : expression} and group==${app.group}`;
   return h('button', {
     type: 'button', class: 'small pcap-button', title: `Capture packets: ${expression}`,
     onclick: () => openCapture(app, {expression}),

@@ -15,17 +15,13 @@ const ENTITY_TOPICS = {
   mac: ['mac', 'mac'],
 };
 
-function slotParam(app) {
-  return app.slot ? {'mm-id': `:${app.slot}`} : {};
-}
-
 // liveList returns a DataTable subscribe function for the list, or
 // undefined when a time range is selected (the table loads once then).
 export function liveList(app, iv, list, extra = {}) {
   const topic = LIST_TOPICS[list];
   if (iv || !topic) return undefined;
   return (q, onData, onError) => app.live.subscribe(topic,
-    {...extra, ...slotParam(app), sort: q.sort, reverse: q.reverse, page: q.page, count: q.count, filter: q.filter},
+    {...extra, ...app.liveParams(), sort: q.sort, reverse: q.reverse, page: q.page, count: q.count, filter: q.filter},
     (v) => onData({items: v.displayedItems || [], total: v.totalItems || 0}), onError);
 }
 
@@ -43,11 +39,11 @@ export function liveEntity(app, kind, id, onValue) {
       entity = null;
     }
   };
-  const unsubClock = app.live.subscribe('dashboard', slotParam(app), (d, tick) => {
+  const unsubClock = app.live.subscribe('dashboard', app.liveParams(), (d, tick) => {
     second = {value: d.lastSecond, tick};
     emit();
   });
-  const unsubEntity = app.live.subscribe(topic, {...slotParam(app), [param]: id}, (v, tick) => {
+  const unsubEntity = app.live.subscribe(topic, {...app.liveParams(), [param]: id}, (v, tick) => {
     entity = {value: v, tick};
     emit();
   });

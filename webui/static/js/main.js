@@ -86,12 +86,14 @@ class App {
 
   get query() { return parseHash(location.hash).query; }
 
-  // globals are the query keys every page keeps: time range and slot.
+  // globals are the query keys every page keeps: time range, slot and
+  // virtual link group.
   globals() {
     const q = this.query;
     const g = {};
     if (q.t) g.t = q.t;
     if (q.mm) g.mm = q.mm;
+    if (q.g) g.g = q.g;
     return g;
   }
 
@@ -121,13 +123,28 @@ class App {
 
   get slot() { return Number(this.query.mm) || 0; }
 
+  // group is the virtual link group whose statistics the pages show
+  // (group=N; 0 is the default group).
+  get group() { return Number(this.query.g) || 0; }
+
+  // liveParams address the live feed's topics to the selected instance
+  // and group, as Api.url does for REST requests.
+  liveParams() {
+    const p = {};
+    if (this.slot) p['mm-id'] = `:${this.slot}`;
+    if (this.group) p.group = this.group;
+    return p;
+  }
+
   // --- shell ---
 
   renderShell() {
     this.root.className = 'shell';
     this.view = h('main', {id: 'view', class: 'view', tabindex: '-1'});
     this.liveDot = h('span', {class: 'live-dot', role: 'status', title: 'Live feed'});
-    this.slotSelect = h('select', {'aria-label': 'Analysis instance', onchange: (ev) => this.setGlobal({mm: ev.target.value === '0' ? '' : ev.target.value})});
+    // Another instance has groups of its own: its default group first.
+    this.slotSelect = h('select', {'aria-label': 'Analysis instance', onchange: (ev) => this.setGlobal({mm: ev.target.value === '0' ? '' : ev.target.value, g: ''})});
+    this.groupSelect = h('select', {'aria-label': 'Virtual link group', onchange: (ev) => this.setGlobal({g: ev.target.value === '0' ? '' : ev.target.value})});
     this.nav = h('nav', {class: 'sidebar', 'aria-label': 'Main'});
     const user = this.session.user;
     replace(this.root,
@@ -137,6 +154,7 @@ class App {
         h('span', {class: 'host', id: 'hostname'}),
         h('div', {class: 'topbar-controls'},
           this.slotSelect,
+          this.groupSelect,
           this.time.control(),
           this.liveDot,
           h('span', {class: 'user', title: `Roles: ${(this.session.roles || []).join(', ')}`}, user),
@@ -178,7 +196,8 @@ class App {
   }
 
   // loadSlots lists the analysis instances: the live one and the pcap
-  // analysis slots (mm-id=:N) that the slot selector switches between.
+  // analysis slots (mm-id=:N) that the slot selector switches between,
+  // with their virtual link groups for the group selector.
   async loadSlots() {
     if (!this.has('stats')) return;
     try {
@@ -186,6 +205,7 @@ class App {
       this.slots = (res.analysisSlots || []).map((sl) => ({
         id: sl.slot,
         label: `${sl.slot === 0 ? 'Main analysis' : `Pcap slot ${sl.slot}`}${sl.sources && sl.sources.length ? `: ${sl.sources.join(', ')}` : ''}`,
+        groups: sl.groups || ['default'],
       }));
       if (!this.slots.some((sl) => sl.id === 0)) this.slots.unshift({id: 0, label: 'Main analysis'});
     } catch {
@@ -200,6 +220,12 @@ class App {
     const slots = this.slots.some((sl) => sl.id === cur) ? this.slots : [...this.slots, {id: cur, label: `Pcap slot ${cur}`}];
     replace(this.slotSelect, slots.map((sl) => h('option', {value: String(sl.id), selected: sl.id === cur}, sl.label)));
     this.slotSelect.hidden = slots.length < 2 || !this.has('stats');
+    const names = (this.slots.find((sl) => sl.id === cur) || {}).groups || ['default'];
+    const groups = names.map((name, i) => ({id: i, label: i === 0 ? 'Default group' : `Group ${i}: ${name}`}));
+    const g = this.group;
+    if (!groups.some((gr) => gr.id === g)) groups.push({id: g, label: `Group ${g}`}); // as the URL asks; the API says if it is gone
+    replace(this.groupSelect, groups.map((gr) => h('option', {value: String(gr.id), selected: gr.id === g}, gr.label)));
+    this.groupSelect.hidden = groups.length < 2 || !this.has('stats');
   }
 
   showLiveState(st) {
@@ -239,6 +265,7 @@ class App {
     this.cleanup = null;
     const seq = ++this.renderSeq;
     this.api.slot = this.slot;
+    this.api.group = this.group;
     this.time.sync(query.t);
     this.renderNav();
     this.renderSlots();

@@ -11,10 +11,6 @@ import {interfaceColumns} from './interfaces.js';
 
 const TOP = 10;
 
-function slotParam(app) {
-  return app.slot ? {'mm-id': `:${app.slot}`} : {};
-}
-
 // Figure is a headline number whose raw value is also in data-value (for
 // scripts and tests reading the page).
 class Figure {
@@ -112,7 +108,7 @@ export default async function render({app, view}) {
   }
   const draw = () => chart.update({times, series: [{label: 'Received', cls: 'rx', values}]});
   draw();
-  const sp = slotParam(app);
+  const sp = app.liveParams();
   cleanups.push(app.live.subscribe('dashboard', sp, (d) => {
     const r = d.traffic.lastSecond;
     const a = d.traffic.allTime;

@@ -8,10 +8,6 @@ import {bytes, count, percent} from '../format.js';
 import {DataTable} from '../table.js';
 import {card, errorBox, kv, loading, pageHeader} from '../ui.js';
 
-function slotParam(app) {
-  return app.slot ? {'mm-id': `:${app.slot}`} : {};
-}
-
 // lossCell shows a loss counter, red when not zero.
 function lossCell(n) {
   return h('span', {class: n ? 'bad' : 'muted'}, count(n));
@@ -46,7 +42,7 @@ export default async function render({app, view}) {
       const res = await app.api.get('/API/stats/interfaces', {...(iv || {}), skiphistorydata: 'true'});
       return {items: res.displayedItems || [], total: res.totalItems || 0};
     },
-    subscribe: live ? (q, onData, onError) => app.live.subscribe('interfaces', slotParam(app),
+    subscribe: live ? (q, onData, onError) => app.live.subscribe('interfaces', app.liveParams(),
       (v) => onData({items: v.displayedItems || [], total: v.totalItems || 0}), onError) : undefined,
   });
   const load = h('div', null, loading());
@@ -77,7 +73,7 @@ export default async function render({app, view}) {
           h('td', {class: 'num'}, lossCell(s.dropped)));
       })))));
   app.api.get('/API/stats/load').then(showLoad, (e) => replace(load, errorBox(e)));
-  cleanups.push(app.live.subscribe('load', slotParam(app), showLoad));
+  cleanups.push(app.live.subscribe('load', app.liveParams(), showLoad));
   app.api.get('/API/stats/processing').then((p) => {
     const st = p.store || {};
     replace(store,

@@ -84,6 +84,7 @@ function form(app, s, reload) {
       const res = await app.api.put(BASE, next, {params: clear.checked ? {clear: 'true'} : {}, slot: 0});
       toast('Processing restarted with the new settings', 'ok');
       if ((res.atNextStart || []).length) toast(`Applied at the next start of the appliance: ${res.atNextStart.join(', ')}`);
+      app.loadSlots(); // the group selector offers the new groups
       reload();
     } catch (e) {
       msg.textContent = e.message;
