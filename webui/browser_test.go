@@ -121,13 +121,19 @@ func startServer(t *testing.T) *server {
 	if err := os.Mkdir(storage, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// Virtual link group 1 from the start, so that the ring buffer records
+	// its packets as the group's.
+	analysisFile := filepath.Join(dir, "analysis.json")
+	if err := os.WriteFile(analysisFile, []byte(`{"groups": [{"name": "vlan20", "vlans": [20]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	logs := &logBuffer{addr: make(chan string, 1), ring: logring.New(0)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- daemon.Run(ctx, daemon.Config{
 			DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0", AdminPassword: adminPassword,
-			Replay: []string{pcap}, Storage: []string{storage}, Hostname: "mm-browser-test", Console: io.Discard,
+			Replay: []string{pcap}, Storage: []string{storage}, AnalysisFile: analysisFile, Hostname: "mm-browser-test", Console: io.Discard,
 			Logs: logs.ring,
 		}, slog.New(logs))
 	}()
@@ -736,8 +742,8 @@ func TestBrowser(t *testing.T) {
 			const shards = form.querySelector('input[type=number]');
 			shards.value = '2';
 			[...form.querySelectorAll('button')].find(b => b.textContent === 'Add group').click();
-			form.querySelector('input[aria-label="Group name"]').value = 'vlan10';
-			form.querySelector('input[aria-label="VLANs"]').value = '10, 11';
+			[...form.querySelectorAll('input[aria-label="Group name"]')].at(-1).value = 'vlan10';
+			[...form.querySelectorAll('input[aria-label="VLANs"]')].at(-1).value = '10, 11';
 			return true;
 		})()`)
 		tb.do(t, "apply", chromedp.Click(chromedp.CSS(`#view form button[type=submit]`)),
@@ -754,32 +760,14 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 		srv.get(t, "/API/stats/processing", &p)
-		if c := p.Config; c.Shards != 2 || c.Level != "l3" || len(c.Groups) != 1 || c.Groups[0].Name != "vlan10" || fmt.Sprint(c.Groups[0].VLANs) != "[10 11]" {
-			t.Errorf("processing after the settings page applied them: %+v; want 2 shards, l3, group vlan10 of VLANs 10, 11", c)
+		if c := p.Config; c.Shards != 2 || c.Level != "l3" || len(c.Groups) != 2 || c.Groups[0].Name != "vlan20" || c.Groups[1].Name != "vlan10" || fmt.Sprint(c.Groups[1].VLANs) != "[10 11]" {
+			t.Errorf("processing after the settings page applied them: %+v; want 2 shards, l3, groups vlan20 and vlan10 of VLANs 10, 11", c)
 		}
 		tb.noConsoleErrors(t, "processing settings")
 	})
 
 	t.Run("virtual link group selector", func(t *testing.T) {
-		// The settings above made group 1 (VLANs 10, 11) without clearing:
-		// analyse the capture again so that the group has traffic.
-		var cur struct{ Config json.RawMessage }
-		srv.get(t, "/API/system/analysis", &cur)
-		if err := srv.call("PUT", "/API/system/analysis?clear=true", "admin", adminPassword, cur.Config, nil); err != nil {
-			t.Fatalf("restart with clear: %v", err)
-		}
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			var p struct{ Finished bool }
-			srv.get(t, "/API/stats/processing", &p)
-			if p.Finished {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the replay was not analysed again within 60 s")
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		// Group 1 (VLAN 20) is configured from the start.
 		var g0, g1 struct{ Entities map[string]int }
 		srv.get(t, "/API/stats/modules/ip", &g0)
 		srv.get(t, "/API/stats/modules/ip?group=1", &g1)
@@ -788,7 +776,7 @@ func TestBrowser(t *testing.T) {
 		}
 		tb.visit(t, base, "#/dashboard")
 		const sel = `document.querySelector('.topbar select[aria-label="Virtual link group"]')`
-		tb.waitJS(t, "group in the selector", `!`+sel+`.hidden && [...`+sel+`.options].some(o => o.value === '1' && /vlan10/.test(o.textContent))`)
+		tb.waitJS(t, "group in the selector", `!`+sel+`.hidden && [...`+sel+`.options].some(o => o.value === '1' && /vlan20/.test(o.textContent))`)
 		eval[bool](t, tb, `(() => { const s = `+sel+`; s.value = '1'; s.dispatchEvent(new Event('change')); return true; })()`)
 		tb.waitJS(t, "group 1 dashboard", `/g=1/.test(location.hash) && document.querySelector('#view').dataset.route === location.hash && document.querySelector('#fig-ips').dataset.value !== undefined`)
 		if got, want := eval[string](t, tb, `document.querySelector('#fig-ips').dataset.value`), fmt.Sprint(g1.Entities["ips"]); got != want {
@@ -815,9 +803,9 @@ func TestBrowser(t *testing.T) {
 			tb.do(t, "download", chromedp.Click(chromedp.CSS(`dialog button[type=submit]`)))
 		})
 		tb.waitJS(t, "saved message", `/Saved/.test(document.querySelector('dialog .progress').textContent)`)
-		filter := "ip.addr==" + ips[0] + " && (vlan.id==10 || vlan.id==11)"
+		filter := "ip.addr==" + ips[0] + " && vlan.id==20"
 		if strings.Contains(ips[0], ":") {
-			filter = "ipv6.addr==" + ips[0] + " && (vlan.id==10 || vlan.id==11)"
+			filter = "ipv6.addr==" + ips[0] + " && vlan.id==20"
 		}
 		if got, want := tsharkCount(t, tshark, file, ""), tsharkCount(t, tshark, srv.pcap, filter); got == 0 || got != want {
 			t.Errorf("pcap of %s in group 1: %d packets; tshark finds %d packets with %s in the replayed capture", ips[0], got, want, filter)

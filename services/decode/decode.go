@@ -71,11 +71,11 @@ const (
 // OrigLen and Port are left as the caller set them; CapLen is set to
 // len(frame). It allocates nothing.
 func Decode(p *Packet, link LinkType, frame []byte) error {
-	ts, orig, port := p.Timestamp, p.OrigLen, p.Port
+	ts, orig, port, repeat := p.Timestamp, p.OrigLen, p.Port, p.Repeat
 	// Zero in place, then set: a composite literal with fields is built
 	// on the stack and copied, twice the stores and a stall on each.
 	*p = Packet{}
-	p.Timestamp, p.OrigLen, p.Port = ts, orig, port
+	p.Timestamp, p.OrigLen, p.Port, p.Repeat = ts, orig, port, repeat
 	p.CapLen, p.Link, p.TCPWindowScale = uint32(len(frame)), link, -1
 	if len(frame) > 0xffff {
 		// Offsets are 16 bits; jumbo frames beyond 64 KiB do not occur on

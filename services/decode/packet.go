@@ -164,6 +164,11 @@ type Packet struct {
 	CapLen    uint32 // bytes captured (len(frame))
 	Port      uint16 // receiving monitor port
 	Link      LinkType
+	// Repeat is set by a source that hands this packet to the analysis
+	// a second time: a replayed file analysed again from its start when
+	// the statistics start over. It is analysed as any other; recorders
+	// (the ring buffer) have it already.
+	Repeat bool
 
 	Layers Layer
 

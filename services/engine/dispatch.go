@@ -67,7 +67,7 @@ func (d *dispatcher) Handle(p *decode.Packet, link decode.LinkType, frame []byte
 		// packet fewer.
 		b := d.room(0, len(frame))
 		q := &b.pkts[b.n]
-		q.Timestamp, q.OrigLen, q.Port = p.Timestamp, p.OrigLen, p.Port
+		q.Timestamp, q.OrigLen, q.Port, q.Repeat = p.Timestamp, p.OrigLen, p.Port, p.Repeat
 		err := decode.Decode(q, link, frame)
 		b.addFrame(frame, seq, err != nil)
 		return

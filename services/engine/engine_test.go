@@ -74,9 +74,16 @@ func span(from, to int) []int {
 }
 
 // counter is a sink that counts packets.
-type counter struct{ n atomic.Uint64 }
+// counter counts the packets a sink is handed, and those not marked
+// Repeat (the ones a recorder keeps).
+type counter struct{ n, fresh atomic.Uint64 }
 
-func (c *counter) Packet(int, *decode.Packet, []byte, *tap.Meta) { c.n.Add(1) }
+func (c *counter) Packet(_ int, p *decode.Packet, _ []byte, _ *tap.Meta) {
+	c.n.Add(1)
+	if !p.Repeat {
+		c.fresh.Add(1)
+	}
+}
 
 // waitFor polls cond (the shards work asynchronously); it fails the test
 // only if cond never holds within a generous minute.
@@ -515,6 +522,9 @@ func TestRestartedReplayCountsEachPacketOnce(t *testing.T) {
 		case clear && (analysed < n+before || before >= n):
 			t.Errorf("clearing restart after %d packets: %d analysed; want the whole file again after them", before, analysed)
 		}
+		if fresh := seen.fresh.Load(); fresh != n {
+			t.Errorf("restart (clear %v): %d packets handed to sinks as new; want each of the %d once", clear, fresh, n)
+		}
 	}
 }
 
@@ -535,6 +545,8 @@ func TestFinishedReplayRerunsWhenCleared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	seen := &counter{}
+	e.Attach(seen)
 	src, err := filesource.Open(path, filesource.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -575,5 +587,18 @@ func TestFinishedReplayRerunsWhenCleared(t *testing.T) {
 	}
 	if st.IP.IPs.Len(0) != 0 || st.MAC.MACs.Len(0) == 0 {
 		t.Errorf("run again at level l2: %d IPs, %d MACs; want none and some", st.IP.IPs.Len(0), st.MAC.MACs.Len(0))
+	}
+	// Once more on one shard (whose dispatcher decodes into the batch):
+	// the sinks were handed every packet each time, as new only the first.
+	cfg = testConfig(1)
+	cfg.Level = &l2
+	if err := e.Restart(cfg, true); err != nil || !rerun() {
+		t.Fatalf("clearing restart: %v, rerun asked %v", err, rerun())
+	}
+	if err := e.Run(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	if all, fresh := seen.n.Load(), seen.fresh.Load(); all != 3*n || fresh != n {
+		t.Errorf("a replay analysed 3 times handed sinks %d packets, %d as new; want %d, %d", all, fresh, 3*n, n)
 	}
 }

@@ -70,7 +70,11 @@ func TestAnalysisSettingsWithCurl(t *testing.T) {
 		`["ioWorkers"]`)
 	d.stop(t)
 
-	d = start(t, bin, data, "--replay", pcap)
+	storage := filepath.Join(dir, "storage")
+	if err := os.Mkdir(storage, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d = start(t, bin, data, "--replay", pcap, "--storage", storage)
 	base = "https://" + d.https
 	processing = curl + `'` + base + `/API/stats/processing' | jq -c '[.config.ioWorkers, .config.analyzerShards, .config.analysisLevel]'`
 	expectSh(t, "after a restart of the daemon", processing, `[2,2,"l3"]`)
@@ -93,5 +97,10 @@ func TestAnalysisSettingsWithCurl(t *testing.T) {
 	waitFor("the replay", `[true,"l3"] 20000`)
 	expectSh(t, "cleared", curl+`-X PUT -o /dev/null -w '%{http_code}' '`+base+`/API/system/analysis?clear=true' -d '{"ioWorkers": 2, "analyzerShards": 2, "analysisLevel": "l2"}'`, "200")
 	waitFor("the replay analysed again", `[true,"l2"] 20000`)
+	// The ring buffer recorded the file once, not again with the rerun.
+	window := sh(t, curl+`'`+base+`/API/stats/time' | jq -r '"starttime=\(.firstSecond * 1000000)&endtime=\((.lastSecond + 2) * 1000000)"'`)
+	out := filepath.Join(dir, "all.pcap")
+	sh(t, curl+`-o `+out+` '`+base+`/API/data/modules/capture?fromCaptureBuffer=true&`+window+`'`)
+	sameFrames(t, "the ring buffer after the replay was analysed twice", readFrames(t, pcap), readFrames(t, out))
 	d.stop(t)
 }

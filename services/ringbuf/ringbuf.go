@@ -172,8 +172,12 @@ func (b *Buffer) SetRules(rs []Rule) error {
 
 // Packet records one packet (tap.Sink). It allocates nothing and never
 // blocks (unless the buffer is Lossless): when the memory queue is full
-// the packet is dropped and counted.
+// the packet is dropped and counted. A Repeat was recorded when it was
+// first analysed.
 func (b *Buffer) Packet(shard int, p *decode.Packet, frame []byte, m *tap.Meta) {
+	if p.Repeat {
+		return
+	}
 	n, keep := (*b.rules.Load()).apply(p, frame, m)
 	if !keep {
 		b.st.ignored.Add(1)

@@ -74,6 +74,9 @@ type Source struct {
 	// Run did not hand to the analysis. A restart of processing goes on
 	// from there; Rewind starts over.
 	next int
+	// handed is the first record no Run has handed on yet: after a
+	// Rewind, the records before it are handed on as Repeat.
+	handed int
 
 	packets, bytes, unsupported atomic.Uint64
 	truncated                   atomic.Bool
@@ -185,7 +188,7 @@ func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Ha
 		return ErrConsumed
 	}
 	s.consumed = true
-	skip := s.next
+	skip, handed := s.next, s.handed
 	s.mu.Unlock()
 	r, mem, closeFile, err := s.reader()
 	if err != nil {
@@ -216,6 +219,7 @@ func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Ha
 		s.bytes.Add(bytes)
 		s.mu.Lock()
 		s.next = max(n, skip) // stopped while skipping: still from there
+		s.handed = max(s.handed, s.next)
 		s.mu.Unlock()
 	}()
 	for ; ; n++ {
@@ -264,6 +268,7 @@ func (s *Source) Run(ctx context.Context, newHandler func(worker int) capture.Ha
 		}
 		packets++
 		bytes += uint64(p.OrigLen)
+		p.Repeat = n < handed
 		h.Handle(&p, link, frame)
 	}
 }

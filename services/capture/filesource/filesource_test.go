@@ -169,6 +169,48 @@ func TestStoppedReplayGoesOn(t *testing.T) {
 	}
 }
 
+// TestRewoundReplayMarksRepeats: a replay rewound (the statistics start
+// over) hands every packet an earlier run had handed on as Repeat, so
+// that the ring buffer does not record it twice, and the others as new.
+func TestRewoundReplayMarksRepeats(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.pcap")
+	if err := os.WriteFile(path, mix(t, 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repeats := func(pkts []decode.Packet) (n int) {
+		for i, p := range pkts {
+			if p.Repeat {
+				if n != i {
+					t.Fatalf("packet %d is a repeat after new ones", i)
+				}
+				n++
+			}
+		}
+		return n
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	first := &stopper{n: 300, cancel: cancel}
+	if err := s.Run(ctx, func(int) capture.Handler { return first }); err != nil {
+		t.Fatal(err)
+	}
+	handed := len(first.packets)
+	if handed < 300 || handed >= 1000 || repeats(first.packets) != 0 {
+		t.Fatalf("stopped first run handed %d packets, %d repeats; want part of the file, none repeated", handed, repeats(first.packets))
+	}
+	s.Rewind()
+	if got := run(t, s).packets; len(got) != 1000 || repeats(got) != handed {
+		t.Errorf("rewound: %d packets, %d repeats; want 1000, the first %d repeated", len(got), repeats(got), handed)
+	}
+	s.Rewind()
+	if got := run(t, s).packets; len(got) != 1000 || repeats(got) != 1000 {
+		t.Errorf("rewound after a whole run: %d packets, %d repeats; want every one of 1000 repeated", len(got), repeats(got))
+	}
+}
+
 func TestReplayBadInput(t *testing.T) {
 	dir := t.TempDir()
 	notPcap := filepath.Join(dir, "text")
