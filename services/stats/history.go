@@ -347,6 +347,29 @@ func (h *history) each(from, to int64, fn func(b *bucket, step int64)) {
 	}
 }
 
+// cover rounds [from, to) out to whole buckets of the levels that hold
+// its ends: an interval reaching into coarser history covers each of its
+// buckets in full, as its datasets do, rather than some in part.
+func (h *history) cover(from, to int64) (int64, int64) {
+	if to <= from {
+		return from, to
+	}
+	sf, st := h.stepAt(from), h.stepAt(to-1)
+	return from - mod(from, sf), to - 1 - mod(to-1, st) + st
+}
+
+// stepAt is the step of the level holding second t: the finest level
+// whose oldest bucket starts at or before t (coarser levels hold older
+// data).
+func (h *history) stepAt(t int64) int64 {
+	for i := range h.levels {
+		if live := h.levels[i].live(); len(live) > 0 && live[0].t <= t {
+			return h.levels[i].step
+		}
+	}
+	return 1
+}
+
 // coarsestStep is the largest step of the buckets in [from, to).
 func (h *history) coarsestStep(from, to int64) int64 {
 	step := int64(1)

@@ -82,9 +82,6 @@ func (s *Store) resolve(q Query) span {
 	return sp
 }
 
-// seconds is the interval's length (at least 1).
-func (sp span) seconds() int64 { return max(sp.to-sp.from, 1) }
-
 // historyRange is where the datasets lie: the interval, or the recent
 // window without one.
 func (s *Store) historyRange(sp span) (int64, int64) {
@@ -121,8 +118,9 @@ func (s *Series[K, A]) figures(slot uint32, q Query, sp span) Figures {
 	gen := s.ent[slot].gen
 	f.LastSecond = s.lastSecond(slot)
 	if sp.selected {
-		f.Interval = s.sum(slot, sp.from, sp.to)
-		f.IntervalPerSecond = f.Interval.Div(sp.seconds())
+		from, to := s.hist.cover(sp.from, sp.to)
+		f.Interval = s.sum(slot, from, to)
+		f.IntervalPerSecond = f.Interval.Div(max(to-from, 1))
 	} else {
 		f.Interval, f.IntervalPerSecond = f.LastSecond, f.LastSecond
 	}
@@ -437,13 +435,13 @@ type valuer[K Key, A any] struct {
 	swap func(k *K) bool
 }
 
-// rangeFor is the range a key's figure is summed over: the interval, or
-// the last second for a rate without one.
+// rangeFor is the range a key's figure is summed over: the interval (as
+// Get covers it), or the last second for a rate without one.
 func (s *Series[K, A]) rangeFor(key SortKey, sp span) (int64, int64) {
 	if key.isRate() && !sp.selected {
 		return sp.now, sp.now + 1
 	}
-	return sp.from, sp.to
+	return s.hist.cover(sp.from, sp.to)
 }
 
 func (v *valuer[K, A]) value(slot uint32) uint64 {

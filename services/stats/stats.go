@@ -23,7 +23,10 @@
 //
 // Time is whatever clock the instance runs on (the wall clock live, the
 // packets' clock in a replay), in Unix seconds. The last complete second
-// (Now) is what "last second" means.
+// (Now) is what "last second" means. An interval whose ends fall inside
+// buckets of coarser history is rounded out to cover them whole (its
+// counters, per-second average, sort order and datasets alike): a 10 s
+// bucket cannot say which of its seconds a packet was in.
 //
 // Counters are [rxPackets, rxBytes, txPackets, txBytes] from the entity's
 // point of view: tx is what it sent, rx what it received; entities that are

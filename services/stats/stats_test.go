@@ -441,3 +441,48 @@ func TestReadersDuringMerge(t *testing.T) {
 		st.Usage()
 	}
 }
+
+// TestIntervalInCoarseHistoryRoundsOut: an interval whose ends fall inside
+// buckets of coarser history covers those buckets whole, as its datasets
+// do; its per-second average is over the seconds covered, and a list
+// sorted by the interval sorts by the same sums.
+func TestIntervalInCoarseHistoryRoundsOut(t *testing.T) {
+	st := New(Config{RecentSeconds: 30, Levels: []Level{{10, 1000}}})
+	s := NewSeries[testKey, testAttr](st, "test", 1000)
+	m := model{}
+	const start = 1_700_000_000 - 1_700_000_000%60
+	fill(st, s, m, start, 300, 50, 3)
+	for _, tt := range []struct {
+		name             string
+		from, to         int64 // asked
+		coverFrom, cover int64 // covered
+	}{
+		{"inside 10 s buckets", start + 105, start + 133, start + 100, start + 140},
+		{"from 10 s buckets into seconds", start + 205, start + 295, start + 200, start + 295},
+		{"seconds", start + 285, start + 293, start + 285, start + 293},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := Query{Start: tt.from, End: tt.to}
+			for k := range m {
+				e, ok := s.Get(k, q)
+				if !ok {
+					t.Fatalf("Get(%v) = not found", k)
+				}
+				want := m.sum(k, tt.coverFrom, tt.cover)
+				if e.Interval != want || e.IntervalPerSecond != want.Div(tt.cover-tt.coverFrom) {
+					t.Fatalf("%v over [%d, %d): interval %+v, per second %+v; want %+v over the %d s of [%d, %d)",
+						k, tt.from-start, tt.to-start, e.Interval, e.IntervalPerSecond, want, tt.cover-tt.coverFrom, tt.coverFrom-start, tt.cover-start)
+				}
+				if e.History.Start != tt.coverFrom {
+					t.Errorf("%v: history starts at %d; want %d", k, e.History.Start-start, tt.coverFrom-start)
+				}
+			}
+			got, _ := s.List(ListQuery{Query: Query{Start: tt.from, End: tt.to, SkipHistory: true}, Sort: SortBytes, Reverse: true, Count: 10}, nil)
+			for i := 1; i < len(got); i++ {
+				if a, b := m.sum(got[i-1].Key, tt.coverFrom, tt.cover), m.sum(got[i].Key, tt.coverFrom, tt.cover); a.Bytes() < b.Bytes() {
+					t.Errorf("list by interval bytes: item %d has %d bytes over the covered interval, item %d %d", i-1, a.Bytes(), i, b.Bytes())
+				}
+			}
+		})
+	}
+}
