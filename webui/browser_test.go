@@ -811,6 +811,13 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("pcap of %s in group 1: %d packets; tshark finds %d packets with %s in the replayed capture", ips[0], got, want, filter)
 		}
 		tb.do(t, "close the dialog", chromedp.Click(chromedp.CSS(`dialog .dialog-close`)))
+		// A group the instance does not have (a stale link, or removed by
+		// new settings) shows its default group.
+		tb.do(t, "open a missing group", chromedp.Navigate(base+"/#/ips?g=7"))
+		tb.waitJS(t, "default group", `location.hash === '#/ips' && document.querySelector('#view').dataset.route === '#/ips' && !document.querySelector('#view .loading, .data-table[aria-busy=true]')`)
+		if txt := eval[string](t, tb, `[...document.querySelectorAll('#view .error-box')].map(e => e.textContent).join('; ')`); txt != "" {
+			t.Errorf("#/ips?g=7 shows errors: %s", txt)
+		}
 		tb.noConsoleErrors(t, "group selector")
 	})
 

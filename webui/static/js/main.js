@@ -201,7 +201,9 @@ class App {
   async loadSlots() {
     if (!this.has('stats')) return;
     try {
-      const res = await this.api.get('/API/stats/pcap', {}, {slot: 0});
+      // Group 0 is always there: a group the settings just removed must
+      // not keep the new list from loading.
+      const res = await this.api.get('/API/stats/pcap', {group: 0}, {slot: 0});
       this.slots = (res.analysisSlots || []).map((sl) => ({
         id: sl.slot,
         label: `${sl.slot === 0 ? 'Main analysis' : `Pcap slot ${sl.slot}`}${sl.sources && sl.sources.length ? `: ${sl.sources.join(', ')}` : ''}`,
@@ -211,7 +213,20 @@ class App {
     } catch {
       // keep what is known
     }
+    if (this.groupGone()) {
+      this.setGlobal({g: ''}); // shows the page anew
+      return;
+    }
     this.renderSlots();
+  }
+
+  // groupGone reports whether the selected group is one the selected
+  // instance does not have (any more, after new settings), as far as the
+  // loaded list of instances tells: its pages then show its default
+  // group rather than an error.
+  groupGone() {
+    const sl = this.slots.find((s) => s.id === this.slot);
+    return Boolean(sl && sl.groups && this.group >= sl.groups.length);
   }
 
   renderSlots() {
@@ -249,6 +264,10 @@ class App {
     if (path === '/') {
       history.replaceState(null, '', this.href(this.home()));
       this.route();
+      return;
+    }
+    if (this.groupGone()) {
+      this.setGlobal({g: ''});
       return;
     }
     delete this.view.dataset.route;
