@@ -315,7 +315,7 @@ func (s *Series[K, A]) List(lq ListQuery, filter Filter[K, A]) ([]Entity[K, A], 
 			s.topAllTime(lq.Sort, top, lq.Group)
 			return s.page(top, lq, sp), s.groups[lq.Group]
 		}
-		value = (&valuer[K, A]{s: s, key: lq.Sort, sp: sp}).value
+		value = s.newValuer(lq.Sort, sp).value
 	}
 	total := 0
 	for slot := range uint32(s.tab.Slots()) {
@@ -367,7 +367,7 @@ func (s *Series[K, A]) ListOwned(owner uint64, lq ListQuery, filter Filter[K, A]
 // ownedValue gives the sort values of an owner's entities, seen from the
 // owner. It may sort slots: the values must be asked in that order.
 func (s *Series[K, A]) ownedValue(key SortKey, sp span, slots []uint32, swap func(k *K) bool) func(slot uint32) uint64 {
-	v := &valuer[K, A]{s: s, key: key, sp: sp}
+	v := s.newValuer(key, sp)
 	if swap != nil && key.directional() {
 		v.swap = swap
 	}
@@ -379,8 +379,7 @@ func (s *Series[K, A]) ownedValue(key SortKey, sp span, slots []uint32, swap fun
 	// exchange rx and tx for some entities only.
 	v.perSlot = true
 	buckets, recs := 0, 0
-	from, to := s.rangeFor(key, sp)
-	s.hist.each(from, to, func(b *bucket, _ int64) {
+	s.hist.each(v.from, v.to, func(b *bucket, _ int64) {
 		buckets++
 		recs += b.size()
 	})
@@ -427,12 +426,18 @@ func (s *Series[K, A]) page(top *topK, lq ListQuery, sp span) []Entity[K, A] {
 // counters and first or last seen, or, perSlot, the sum of its history
 // records in the range (a binary search per bucket).
 type valuer[K Key, A any] struct {
-	s       *Series[K, A]
-	key     SortKey
-	sp      span
-	perSlot bool
+	s        *Series[K, A]
+	key      SortKey
+	from, to int64 // the range of a perSlot sum (rangeFor)
+	perSlot  bool
 	// swap, when set, says which entities are seen from their other end.
 	swap func(k *K) bool
+}
+
+func (s *Series[K, A]) newValuer(key SortKey, sp span) *valuer[K, A] {
+	v := &valuer[K, A]{s: s, key: key}
+	v.from, v.to = s.rangeFor(key, sp)
+	return v
 }
 
 // rangeFor is the range a key's figure is summed over: the interval (as
@@ -456,8 +461,7 @@ func (v *valuer[K, A]) value(slot uint32) uint64 {
 	}
 	c := s.ent[slot].all
 	if v.perSlot {
-		from, to := s.rangeFor(v.key, v.sp)
-		c = s.sum(slot, from, to)
+		c = s.sum(slot, v.from, v.to)
 	}
 	if v.swap != nil && v.swap(s.tab.Key(slot)) {
 		c = c.Swap()

@@ -55,6 +55,19 @@ func mix(t *testing.T, n int) []byte {
 	return b.Bytes()
 }
 
+// openMix writes n packets of the mix to path and opens it for replay.
+func openMix(t *testing.T, path string, n int, cfg Config) *Source {
+	t.Helper()
+	if err := os.WriteFile(path, mix(t, n), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestReplayFile(t *testing.T) {
 	data := mix(t, 500)
 	path := filepath.Join(t.TempDir(), "x.pcap")
@@ -117,15 +130,7 @@ func TestStoppedReplayGoesOn(t *testing.T) {
 	dir := t.TempDir()
 	var m Multi
 	for i, n := range []int{1000, 300} {
-		path := filepath.Join(dir, fmt.Sprintf("%d.pcap", i))
-		if err := os.WriteFile(path, mix(t, n), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		s, err := Open(path, Config{Port: uint16(i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m = append(m, s)
+		m = append(m, openMix(t, filepath.Join(dir, fmt.Sprintf("%d.pcap", i)), n, Config{Port: uint16(i)}))
 	}
 	want := map[uint16][]int64{} // timestamps by port, as a full replay hands them
 	for _, s := range m {
@@ -173,14 +178,7 @@ func TestStoppedReplayGoesOn(t *testing.T) {
 // over) hands every packet an earlier run had handed on as Repeat, so
 // that the ring buffer does not record it twice, and the others as new.
 func TestRewoundReplayMarksRepeats(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "a.pcap")
-	if err := os.WriteFile(path, mix(t, 1000), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(path, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openMix(t, filepath.Join(t.TempDir(), "a.pcap"), 1000, Config{})
 	repeats := func(pkts []decode.Packet) (n int) {
 		for i, p := range pkts {
 			if p.Repeat {
@@ -309,19 +307,13 @@ func TestMappedFileReadsAsStreamed(t *testing.T) {
 // lost: the replay ends with an error, the process goes on.
 func TestFileCutWhileReplaying(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.pcap")
-	if err := os.WriteFile(path, mix(t, 20000), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(path, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openMix(t, path, 20000, Config{})
 	rec := &frameRecorder{onFirst: func() {
 		if err := os.Truncate(path, 64<<10); err != nil {
 			t.Error(err)
 		}
 	}}
-	err = s.Run(context.Background(), func(int) capture.Handler { return rec })
+	err := s.Run(context.Background(), func(int) capture.Handler { return rec })
 	if !errors.Is(err, ErrShrunk) {
 		t.Fatalf("Run = %v after %d packets; want ErrShrunk", err, len(rec.frames))
 	}
